@@ -279,7 +279,10 @@ pub struct Bucket {
 
 impl Bucket {
     /// The bucket of every response when no time grouping or filter applies.
-    pub const ALL: Bucket = Bucket { period: None, reference: false };
+    pub const ALL: Bucket = Bucket {
+        period: None,
+        reference: false,
+    };
 }
 
 /// `--interval`, `--from`, `--to` and `--compare previous`, resolved.
@@ -302,13 +305,21 @@ impl TimeFilter {
     ) -> Result<TimeFilter, CoreError> {
         if let (Some(f), Some(t)) = (from, to) {
             if f > t {
-                return Err(CoreError::EmptyWindow { from: f.to_string(), to: t.to_string() });
+                return Err(CoreError::EmptyWindow {
+                    from: f.to_string(),
+                    to: t.to_string(),
+                });
             }
         }
         if compare_previous && interval.is_none() && (from.is_none() || to.is_none()) {
             return Err(CoreError::CompareNeedsPeriods);
         }
-        Ok(TimeFilter { interval, from, to, compare_previous })
+        Ok(TimeFilter {
+            interval,
+            from,
+            to,
+            compare_previous,
+        })
     }
 
     /// Whether any time column is needed at all.
@@ -343,7 +354,10 @@ impl TimeFilter {
         let after_from = self.from.is_none_or(|f| date >= f);
         let before_to = self.to.is_none_or(|t| date <= t);
         if after_from && before_to {
-            return Some(Bucket { period: self.interval.map(|i| Period::of(date, i)), reference: false });
+            return Some(Bucket {
+                period: self.interval.map(|i| Period::of(date, i)),
+                reference: false,
+            });
         }
         if !self.compare_previous || !before_to {
             return None;
@@ -351,11 +365,17 @@ impl TimeFilter {
         match (self.interval, self.from) {
             (Some(i), Some(f)) => {
                 let p = Period::of(date, i);
-                (p == Period::of(f, i).previous()).then_some(Bucket { period: Some(p), reference: true })
+                (p == Period::of(f, i).previous()).then_some(Bucket {
+                    period: Some(p),
+                    reference: true,
+                })
             }
             (None, _) => {
                 let (lo, hi) = self.previous_window()?;
-                (date >= lo && date <= hi).then_some(Bucket { period: None, reference: true })
+                (date >= lo && date <= hi).then_some(Bucket {
+                    period: None,
+                    reference: true,
+                })
             }
             (Some(_), None) => None,
         }
@@ -387,7 +407,16 @@ mod tests {
         ] {
             assert_eq!(Date::parse(text), Some(d(2026, 3, 1)), "{text}");
         }
-        for bad in ["2026-02-30", "2026-13-01", "03/01/2026", "2026-3", "", "N/A", "2026-03-01x", "2026/3-1"] {
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "03/01/2026",
+            "2026-3",
+            "",
+            "N/A",
+            "2026-03-01x",
+            "2026/3-1",
+        ] {
             assert_eq!(Date::parse(bad), None, "{bad}");
         }
         assert_eq!(Date::parse("2024-02-29"), Some(d(2024, 2, 29)));
@@ -410,7 +439,10 @@ mod tests {
         assert_eq!(d(2024, 12, 30).iso_week(), (2025, 1));
         assert_eq!(Period::Week(2021, 1).previous(), Period::Week(2020, 53));
         assert_eq!(Period::Week(2026, 10).previous(), Period::Week(2026, 9));
-        assert_eq!(Period::of(d(2026, 3, 1), Interval::Week).to_string(), "2026-W09");
+        assert_eq!(
+            Period::of(d(2026, 3, 1), Interval::Week).to_string(),
+            "2026-W09"
+        );
     }
 
     #[test]
@@ -420,30 +452,54 @@ mod tests {
         assert_eq!(Period::of(date, Interval::Month).to_string(), "2026-03");
         assert_eq!(Period::of(date, Interval::Quarter).to_string(), "2026-Q1");
         assert_eq!(Period::of(date, Interval::Year).to_string(), "2026");
-        assert_eq!(Period::Quarter(2026, 1).previous(), Period::Quarter(2025, 4));
+        assert_eq!(
+            Period::Quarter(2026, 1).previous(),
+            Period::Quarter(2025, 4)
+        );
         assert_eq!(Period::Month(2026, 1).previous(), Period::Month(2025, 12));
-        assert_eq!(Period::Day(d(2026, 3, 1)).previous(), Period::Day(d(2026, 2, 28)));
+        assert_eq!(
+            Period::Day(d(2026, 3, 1)).previous(),
+            Period::Day(d(2026, 2, 28))
+        );
     }
 
     #[test]
     fn time_filter_buckets() {
-        let f = TimeFilter::new(Some(Interval::Quarter), Some(d(2026, 1, 1)), Some(d(2026, 6, 30)), true)
-            .expect("valid");
+        let f = TimeFilter::new(
+            Some(Interval::Quarter),
+            Some(d(2026, 1, 1)),
+            Some(d(2026, 6, 30)),
+            true,
+        )
+        .expect("valid");
         assert_eq!(
             f.bucket(d(2026, 2, 1)),
-            Some(Bucket { period: Some(Period::Quarter(2026, 1)), reference: false })
+            Some(Bucket {
+                period: Some(Period::Quarter(2026, 1)),
+                reference: false
+            })
         );
         // The quarter before --from is read for comparison only.
         assert_eq!(
             f.bucket(d(2025, 11, 1)),
-            Some(Bucket { period: Some(Period::Quarter(2025, 4)), reference: true })
+            Some(Bucket {
+                period: Some(Period::Quarter(2025, 4)),
+                reference: true
+            })
         );
         assert_eq!(f.bucket(d(2025, 8, 1)), None);
         assert_eq!(f.bucket(d(2026, 7, 1)), None);
 
-        let w = TimeFilter::new(None, Some(d(2026, 3, 1)), Some(d(2026, 3, 31)), true).expect("valid");
+        let w =
+            TimeFilter::new(None, Some(d(2026, 3, 1)), Some(d(2026, 3, 31)), true).expect("valid");
         assert_eq!(w.previous_window(), Some((d(2026, 1, 29), d(2026, 2, 28))));
-        assert_eq!(w.bucket(d(2026, 2, 1)), Some(Bucket { period: None, reference: true }));
+        assert_eq!(
+            w.bucket(d(2026, 2, 1)),
+            Some(Bucket {
+                period: None,
+                reference: true
+            })
+        );
         assert_eq!(w.bucket(d(2026, 1, 28)), None);
 
         assert!(TimeFilter::new(None, None, None, true).is_err());

@@ -63,7 +63,12 @@ mod tests {
         assert_eq!(parse_score(b"+3"), ScoreCell::Value(3));
         assert_eq!(parse_score(b"-1"), ScoreCell::Value(-1));
         for bad in [&b"4.5"[..], b"N/A", b"seven", b".5", b"-", b"1e3", b"7 7"] {
-            assert_eq!(parse_score(bad), ScoreCell::Invalid, "{:?}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_score(bad),
+                ScoreCell::Invalid,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert_eq!(score_from_f64(4.0), ScoreCell::Value(4));
         assert_eq!(score_from_f64(4.5), ScoreCell::Invalid);

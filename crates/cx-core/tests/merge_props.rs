@@ -2,13 +2,13 @@
 //! exactly the accumulator of the whole, for every metric — the law that lets
 //! any engine count in parallel or in SQL.
 
+use cx_core::survey::Disclosure;
 use cx_core::survey::ces::{Ces, CesDirection};
 use cx_core::survey::csat::Csat;
 use cx_core::survey::dimension::Dimension;
 use cx_core::survey::group::{DimensionSpec, GroupAccumulator, MetricsSpec};
 use cx_core::survey::nps::Nps;
 use cx_core::survey::scale::Scale;
-use cx_core::survey::Disclosure;
 use proptest::prelude::*;
 
 fn spec() -> MetricsSpec {
@@ -16,11 +16,23 @@ fn spec() -> MetricsSpec {
     MetricsSpec {
         nps: true,
         csat: Some(five),
-        ces: Some((Scale::one_to(7).expect("valid"), CesDirection::HigherIsHarder)),
+        ces: Some((
+            Scale::one_to(7).expect("valid"),
+            CesDirection::HigherIsHarder,
+        )),
         dims: vec![
-            DimensionSpec { name: "product_quality".into(), scale: five },
-            DimensionSpec { name: "price".into(), scale: Scale::new(0, 10).expect("valid") },
-            DimensionSpec { name: "service_attitude".into(), scale: five },
+            DimensionSpec {
+                name: "product_quality".into(),
+                scale: five,
+            },
+            DimensionSpec {
+                name: "price".into(),
+                scale: Scale::new(0, 10).expect("valid"),
+            },
+            DimensionSpec {
+                name: "service_attitude".into(),
+                scale: five,
+            },
         ],
         weights: vec![],
         disclosure: Disclosure::default(),

@@ -264,8 +264,16 @@ mod tests {
 
     #[test]
     fn normal_two_sided_p_matches_tables() {
-        assert!(close(normal_two_sided_p(1.959_963_984_540_054), 0.05, 1e-14));
-        assert!(close(normal_two_sided_p(-2.575_829_303_548_900_4), 0.01, 1e-13));
+        assert!(close(
+            normal_two_sided_p(1.959_963_984_540_054),
+            0.05,
+            1e-14
+        ));
+        assert!(close(
+            normal_two_sided_p(-2.575_829_303_548_900_4),
+            0.01,
+            1e-13
+        ));
         assert!(close(normal_two_sided_p(0.0), 1.0, 1e-15));
     }
 
@@ -288,8 +296,16 @@ mod tests {
             let got = student_t_quantile(0.975, df);
             assert!(close(got, t, 1e-11), "df={df}: {got} vs {t}");
         }
-        assert!(close(student_t_quantile(0.025, 5.0), -2.570_581_835_636_314, 1e-11));
-        assert!(close(student_t_quantile(0.995, 3.0), 5.840_909_309_733_355, 1e-10));
+        assert!(close(
+            student_t_quantile(0.025, 5.0),
+            -2.570_581_835_636_314,
+            1e-11
+        ));
+        assert!(close(
+            student_t_quantile(0.995, 3.0),
+            5.840_909_309_733_355,
+            1e-10
+        ));
     }
 
     /// `2 * scipy.stats.t.sf(|t|, df)`.
@@ -305,16 +321,36 @@ mod tests {
             let got = student_t_two_sided_p(t, df);
             assert!(close(got, p, 1e-10), "t={t} df={df}: {got} vs {p}");
         }
-        assert!(close(student_t_cdf(2.0, 10.0), 1.0 - 0.073_388_034_770_740_7 / 2.0, 1e-12));
+        assert!(close(
+            student_t_cdf(2.0, 10.0),
+            1.0 - 0.073_388_034_770_740_7 / 2.0,
+            1e-12
+        ));
     }
 
     #[test]
     fn incomplete_beta_known_values() {
         // I_x(1, 1) = x; I_x(a, 1) = x^a; I_0.5(a, a) = 0.5.
-        assert!(close(regularized_incomplete_beta(1.0, 1.0, 0.3), 0.3, 1e-14));
-        assert!(close(regularized_incomplete_beta(3.0, 1.0, 0.4), 0.064, 1e-13));
-        assert!(close(regularized_incomplete_beta(7.5, 7.5, 0.5), 0.5, 1e-13));
+        assert!(close(
+            regularized_incomplete_beta(1.0, 1.0, 0.3),
+            0.3,
+            1e-14
+        ));
+        assert!(close(
+            regularized_incomplete_beta(3.0, 1.0, 0.4),
+            0.064,
+            1e-13
+        ));
+        assert!(close(
+            regularized_incomplete_beta(7.5, 7.5, 0.5),
+            0.5,
+            1e-13
+        ));
         // scipy.stats.beta.cdf(0.2, 2, 5).
-        assert!(close(regularized_incomplete_beta(2.0, 5.0, 0.2), 0.344_64, 1e-12));
+        assert!(close(
+            regularized_incomplete_beta(2.0, 5.0, 0.2),
+            0.344_64,
+            1e-12
+        ));
     }
 }

@@ -163,8 +163,17 @@ pub fn compare_means(current: MeanSummary, previous: MeanSummary) -> Option<Comp
             );
         }
     }
-    let p = statistic.zip(df).map(|(t, df)| student_t_two_sided_p(t, df));
-    Some(Comparison::new(current.mean, previous.mean, TestKind::WelchT, statistic, df, p))
+    let p = statistic
+        .zip(df)
+        .map(|(t, df)| student_t_two_sided_p(t, df));
+    Some(Comparison::new(
+        current.mean,
+        previous.mean,
+        TestKind::WelchT,
+        statistic,
+        df,
+        p,
+    ))
 }
 
 #[cfg(test)]
@@ -174,8 +183,16 @@ mod tests {
     #[test]
     fn nps_z_hand_computed() {
         // 60/25/15 (NPS 45) vs 420/330/250 (NPS 17).
-        let cur = NpsCounts { promoters: 60, passives: 25, detractors: 15 };
-        let prev = NpsCounts { promoters: 420, passives: 330, detractors: 250 };
+        let cur = NpsCounts {
+            promoters: 60,
+            passives: 25,
+            detractors: 15,
+        };
+        let prev = NpsCounts {
+            promoters: 420,
+            passives: 330,
+            detractors: 250,
+        };
         let c = compare_nps(cur, prev).expect("both non-empty");
         let v1: f64 = (0.60 + 0.15 - 0.45 * 0.45) / 100.0;
         let v0 = (0.42 + 0.25 - 0.17 * 0.17) / 1000.0;
@@ -198,8 +215,16 @@ mod tests {
     #[test]
     fn welch_matches_scipy() {
         // a = [1,2,3,4,5], b = [2,4,6,8,10,12] (variance 14): scipy.stats.ttest_ind(a, b, equal_var=False)
-        let a = MeanSummary { n: 5, mean: 3.0, variance: 2.5 };
-        let b = MeanSummary { n: 6, mean: 7.0, variance: 14.0 };
+        let a = MeanSummary {
+            n: 5,
+            mean: 3.0,
+            variance: 2.5,
+        };
+        let b = MeanSummary {
+            n: 6,
+            mean: 7.0,
+            variance: 14.0,
+        };
         let c = compare_means(a, b).expect("non-empty");
         assert!((c.statistic.expect("t") - -2.376_354_103_144_018_3).abs() < 1e-12);
         assert!((c.df.expect("df") - 6.972_255_729_794_934).abs() < 1e-9);
@@ -208,7 +233,11 @@ mod tests {
 
     #[test]
     fn undefined_tests_are_not_significant() {
-        let same = MeanSummary { n: 3, mean: 4.0, variance: 0.0 };
+        let same = MeanSummary {
+            n: 3,
+            mean: 4.0,
+            variance: 0.0,
+        };
         let c = compare_means(same, same).expect("non-empty");
         assert_eq!((c.statistic, c.p_value, c.significant), (None, None, false));
         assert!(compare_proportions(1, 0, 1, 2).is_none());

@@ -23,7 +23,10 @@ impl From<Interval> for [f64; 2] {
 impl Interval {
     /// Multiplies both bounds by `k` (e.g. 100 to turn a proportion into percent).
     pub fn scaled(self, k: f64) -> Interval {
-        Interval { lo: self.lo * k, hi: self.hi * k }
+        Interval {
+            lo: self.lo * k,
+            hi: self.hi * k,
+        }
     }
 }
 
@@ -39,7 +42,10 @@ pub fn wilson_interval(successes: u64, n: u64) -> Option<Interval> {
     let denom = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denom;
     let half = Z_975 / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    Some(Interval { lo: (centre - half).max(0.0), hi: (centre + half).min(1.0) })
+    Some(Interval {
+        lo: (centre - half).max(0.0),
+        hi: (centre + half).min(1.0),
+    })
 }
 
 /// Student t interval for a mean: `mean ± t(0.975, n − 1) · sd / √n`.
@@ -49,7 +55,10 @@ pub fn t_interval_for_mean(mean: f64, sample_variance: f64, n: u64) -> Option<In
         return None;
     }
     let half = student_t_quantile(0.975, (n - 1) as f64) * (sample_variance / n as f64).sqrt();
-    Some(Interval { lo: mean - half, hi: mean + half })
+    Some(Interval {
+        lo: mean - half,
+        hi: mean + half,
+    })
 }
 
 #[cfg(test)]
@@ -73,7 +82,10 @@ mod tests {
             (1, 29, 0.61, 17.18),
         ] {
             let (l, h) = pct(wilson_interval(x, n).expect("n > 0"));
-            assert!((l - lo).abs() < 0.005 && (h - hi).abs() < 0.005, "{x}/{n}: [{l}, {h}]");
+            assert!(
+                (l - lo).abs() < 0.005 && (h - hi).abs() < 0.005,
+                "{x}/{n}: [{l}, {h}]"
+            );
         }
         assert_eq!(wilson_interval(0, 0), None);
     }

@@ -57,7 +57,10 @@ pub struct CesFigures {
 impl Ces {
     /// Empty accumulator.
     pub fn new(scale: Scale, direction: CesDirection) -> Ces {
-        Ces { ease: ScoreCounts::new(scale), direction }
+        Ces {
+            ease: ScoreCounts::new(scale),
+            direction,
+        }
     }
 
     /// The question's direction.
@@ -150,7 +153,10 @@ mod tests {
             // The same experiences asked the other way round.
             harder.update(8 - v);
         }
-        let (a, b) = (easier.evaluate(Disclosure::default()), harder.evaluate(Disclosure::default()));
+        let (a, b) = (
+            easier.evaluate(Disclosure::default()),
+            harder.evaluate(Disclosure::default()),
+        );
         assert_eq!(a.mean, Some(5.0));
         assert_eq!(a.mean, b.mean);
         assert_eq!(a.easy_pct, Some(75.0));

@@ -44,7 +44,9 @@ pub struct CsatFigures {
 impl Csat {
     /// Empty accumulator on `scale`.
     pub fn new(scale: Scale) -> Csat {
-        Csat { counts: ScoreCounts::new(scale) }
+        Csat {
+            counts: ScoreCounts::new(scale),
+        }
     }
 
     /// Records one answer; `false` when it is off the scale.
@@ -95,7 +97,11 @@ impl Csat {
     /// Changes of the top-two share (two-proportion z) and the mean (Welch t).
     pub fn compare(&self, previous: &Csat) -> Changes {
         let mut changes = Changes::new();
-        changes.add_share("top2_pct", (self.top2_count(), self.counts.n()), (previous.top2_count(), previous.counts.n()));
+        changes.add_share(
+            "top2_pct",
+            (self.top2_count(), self.counts.n()),
+            (previous.top2_count(), previous.counts.n()),
+        );
         changes.add_mean("mean", &self.counts, &previous.counts);
         changes
     }

@@ -44,7 +44,10 @@ pub struct CsiFigures {
 impl CsiPairs {
     /// Pair sums for `dims` dimensions.
     pub fn new(dims: usize) -> CsiPairs {
-        CsiPairs { dims, pairs: vec![PairSums::default(); dims * dims.saturating_sub(1) / 2] }
+        CsiPairs {
+            dims,
+            pairs: vec![PairSums::default(); dims * dims.saturating_sub(1) / 2],
+        }
     }
 
     /// Records one respondent's valid dimension ratings (`None` = not answered).
@@ -118,14 +121,22 @@ impl CsiPairs {
         let mut value = 0.0;
         for (idx, d) in dims.iter().enumerate() {
             let w = weights.get(idx).copied().unwrap_or(1.0);
-            let Some((mean, var)) = d.counts().mean_and_variance() else { continue };
+            let Some((mean, var)) = d.counts().mean_and_variance() else {
+                continue;
+            };
             if w <= 0.0 {
                 continue;
             }
             let scale = d.counts().scale();
             value += w * scale.index_of(mean);
             let c = 100.0 / f64::from(scale.max - scale.min);
-            parts.push(Part { idx, w, c, n: d.counts().n(), var });
+            parts.push(Part {
+                idx,
+                w,
+                c,
+                n: d.counts().n(),
+                var,
+            });
         }
         let total_w: f64 = parts.iter().map(|p| p.w).sum();
         if parts.is_empty() || total_w <= 0.0 {
@@ -148,7 +159,10 @@ impl CsiPairs {
         }
         let ci95 = (defined && variance >= 0.0).then(|| {
             let half = Z_975 * variance.sqrt() / total_w;
-            Interval { lo: (value - half).max(0.0), hi: (value + half).min(100.0) }
+            Interval {
+                lo: (value - half).max(0.0),
+                hi: (value + half).min(100.0),
+            }
         });
         Some(CsiFigures { value, ci95 })
     }
@@ -209,15 +223,22 @@ mod tests {
         let half = Z_975 * (var / 5.0).sqrt();
         let ci = f.ci95.expect("defined");
         assert!((f.value - mean).abs() < 1e-12);
-        assert!((ci.lo - (mean - half)).abs() < 1e-9, "{} vs {}", ci.lo, mean - half);
+        assert!(
+            (ci.lo - (mean - half)).abs() < 1e-9,
+            "{} vs {}",
+            ci.lo,
+            mean - half
+        );
         assert!((ci.hi - (mean + half).min(100.0)).abs() < 1e-9);
     }
 
     #[test]
     fn pair_index_layout() {
         let p = CsiPairs::new(4);
-        let order: Vec<usize> =
-            [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)].iter().map(|&(i, j)| p.pair_index(i, j)).collect();
+        let order: Vec<usize> = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+            .iter()
+            .map(|&(i, j)| p.pair_index(i, j))
+            .collect();
         assert_eq!(order, vec![0, 1, 2, 3, 4, 5]);
     }
 }

@@ -46,7 +46,9 @@ pub struct DimensionFigures {
 impl Dimension {
     /// Empty accumulator on `scale`.
     pub fn new(scale: Scale) -> Dimension {
-        Dimension { counts: ScoreCounts::new(scale) }
+        Dimension {
+            counts: ScoreCounts::new(scale),
+        }
     }
 
     /// Records one answer; `false` when off the scale.
@@ -81,7 +83,10 @@ impl Dimension {
             mean,
             mean_ci95,
             index: mean.map(|m| scale.index_of(m)),
-            index_ci95: mean_ci95.map(|i| Interval { lo: scale.index_of(i.lo), hi: scale.index_of(i.hi) }),
+            index_ci95: mean_ci95.map(|i| Interval {
+                lo: scale.index_of(i.lo),
+                hi: scale.index_of(i.hi),
+            }),
             small_sample,
             suppressed,
             change: None,

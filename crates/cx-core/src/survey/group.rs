@@ -84,8 +84,12 @@ impl MetricsSpec {
                     self.dims.len()
                 )));
             }
-            if self.weights.iter().any(|w| !w.is_finite() || *w < 0.0) || self.weights.iter().all(|w| *w == 0.0) {
-                return Err(CoreError::InvalidWeights("weights must be ≥ 0 and not all 0".into()));
+            if self.weights.iter().any(|w| !w.is_finite() || *w < 0.0)
+                || self.weights.iter().all(|w| *w == 0.0)
+            {
+                return Err(CoreError::InvalidWeights(
+                    "weights must be ≥ 0 and not all 0".into(),
+                ));
             }
         }
         Ok(())
@@ -96,16 +100,32 @@ impl MetricsSpec {
     pub fn slots(&self) -> Vec<Slot> {
         let mut slots = Vec::new();
         if self.nps {
-            slots.push(Slot { kind: SlotKind::Nps, scale: Scale::NPS, name: "nps".into() });
+            slots.push(Slot {
+                kind: SlotKind::Nps,
+                scale: Scale::NPS,
+                name: "nps".into(),
+            });
         }
         if let Some(scale) = self.csat {
-            slots.push(Slot { kind: SlotKind::Csat, scale, name: "csat".into() });
+            slots.push(Slot {
+                kind: SlotKind::Csat,
+                scale,
+                name: "csat".into(),
+            });
         }
         if let Some((scale, _)) = self.ces {
-            slots.push(Slot { kind: SlotKind::Ces, scale, name: "ces".into() });
+            slots.push(Slot {
+                kind: SlotKind::Ces,
+                scale,
+                name: "ces".into(),
+            });
         }
         for (i, d) in self.dims.iter().enumerate() {
-            slots.push(Slot { kind: SlotKind::Dim(i), scale: d.scale, name: d.name.clone() });
+            slots.push(Slot {
+                kind: SlotKind::Dim(i),
+                scale: d.scale,
+                name: d.name.clone(),
+            });
         }
         slots
     }
@@ -298,7 +318,11 @@ impl GroupAccumulator {
             csat: self.csat.as_ref().map(|m| m.evaluate(d)),
             ces: self.ces.as_ref().map(|m| m.evaluate(d)),
             dims: DimsFigures(
-                spec.dims.iter().zip(&self.dims).map(|(s, m)| (s.name.clone(), m.evaluate(d))).collect(),
+                spec.dims
+                    .iter()
+                    .zip(&self.dims)
+                    .map(|(s, m)| (s.name.clone(), m.evaluate(d)))
+                    .collect(),
             ),
             csi: None,
             csi_ci95: None,
@@ -368,7 +392,12 @@ impl GroupAccumulator {
                 f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
             }
         }
-        for ((cur, prev), (_, f)) in self.dims.iter().zip(&previous.dims).zip(figures.dims.0.iter_mut()) {
+        for ((cur, prev), (_, f)) in self
+            .dims
+            .iter()
+            .zip(&previous.dims)
+            .zip(figures.dims.0.iter_mut())
+        {
             if !f.suppressed {
                 f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
             }

@@ -78,9 +78,16 @@ impl Changes {
 
     fn add_mean(&mut self, figure: &'static str, current: &ScoreCounts, previous: &ScoreCounts) {
         let summary = |c: &ScoreCounts| {
-            c.mean_and_variance().map(|(mean, variance)| MeanSummary { n: c.n(), mean, variance })
+            c.mean_and_variance().map(|(mean, variance)| MeanSummary {
+                n: c.n(),
+                mean,
+                variance,
+            })
         };
-        if let Some(c) = summary(current).zip(summary(previous)).and_then(|(a, b)| compare_means(a, b)) {
+        if let Some(c) = summary(current)
+            .zip(summary(previous))
+            .and_then(|(a, b)| compare_means(a, b))
+        {
             self.insert(figure, c);
         }
     }
@@ -91,7 +98,10 @@ fn share_figures(successes: u64, n: u64, shown: bool) -> (Option<f64>, Option<In
     if !shown || n == 0 {
         return (None, None);
     }
-    (Some(100.0 * successes as f64 / n as f64), wilson_interval(successes, n).map(|i| i.scaled(100.0)))
+    (
+        Some(100.0 * successes as f64 / n as f64),
+        wilson_interval(successes, n).map(|i| i.scaled(100.0)),
+    )
 }
 
 /// Mean and its t interval, when shown and defined.

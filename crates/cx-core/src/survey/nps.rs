@@ -17,7 +17,9 @@ pub struct Nps {
 
 impl Default for Nps {
     fn default() -> Self {
-        Nps { counts: ScoreCounts::new(Scale::NPS) }
+        Nps {
+            counts: ScoreCounts::new(Scale::NPS),
+        }
     }
 }
 
@@ -135,7 +137,11 @@ mod tests {
     use super::*;
 
     fn counts(promoters: u64, passives: u64, detractors: u64) -> NpsCounts {
-        NpsCounts { promoters, passives, detractors }
+        NpsCounts {
+            promoters,
+            passives,
+            detractors,
+        }
     }
 
     /// Vectors from the foundation issue, hand-computed from the SPEC formula.
@@ -170,7 +176,10 @@ mod tests {
         }
         assert!(!nps.update(11));
         let f = nps.evaluate(Disclosure::default());
-        assert_eq!((f.n, f.promoters, f.passives, f.detractors), (8, Some(4), Some(2), Some(2)));
+        assert_eq!(
+            (f.n, f.promoters, f.passives, f.detractors),
+            (8, Some(4), Some(2), Some(2))
+        );
         assert_eq!(f.score, Some(25.0));
         assert!(f.small_sample);
         let hidden = nps.evaluate(Disclosure { anonymous: true });

@@ -152,10 +152,22 @@ pub fn build_report(
                 Some(p) => {
                     let prev = p.previous();
                     [false, true].into_iter().find_map(|reference| {
-                        merged.get(&(values.clone(), Bucket { period: Some(prev), reference }))
+                        merged.get(&(
+                            values.clone(),
+                            Bucket {
+                                period: Some(prev),
+                                reference,
+                            },
+                        ))
                     })
                 }
-                None => merged.get(&(values.clone(), Bucket { period: None, reference: true })),
+                None => merged.get(&(
+                    values.clone(),
+                    Bucket {
+                        period: None,
+                        reference: true,
+                    },
+                )),
             };
             if let Some(prev) = previous {
                 stats.compare_into(prev, &mut figures);
@@ -171,10 +183,17 @@ pub fn build_report(
         });
     }
     let mut overall_figures = overall.evaluate(spec);
-    let comparison_window = time.previous_window().map(|(lo, hi)| [lo.to_string(), hi.to_string()]);
+    let comparison_window = time
+        .previous_window()
+        .map(|(lo, hi)| [lo.to_string(), hi.to_string()]);
     if comparison_window.is_some() && overall_reference.rows() > 0 {
         overall.compare_into(&overall_reference, &mut overall_figures);
     }
     excluded.sort_by(|a, b| (&a.column, a.reason).cmp(&(&b.column, b.reason)));
-    MetricsReport { groups, overall: overall_figures, comparison_window, excluded }
+    MetricsReport {
+        groups,
+        overall: overall_figures,
+        comparison_window,
+        excluded,
+    }
 }

@@ -82,7 +82,10 @@ pub struct ScoreCounts {
 impl ScoreCounts {
     /// Empty counts on `scale`.
     pub fn new(scale: Scale) -> ScoreCounts {
-        ScoreCounts { scale, counts: [0; MAX_POINTS] }
+        ScoreCounts {
+            scale,
+            counts: [0; MAX_POINTS],
+        }
     }
 
     /// The scale.
@@ -113,7 +116,10 @@ impl ScoreCounts {
 
     /// Adds another accumulator's counts. Panics in debug builds if the scales differ.
     pub fn merge(&mut self, other: &ScoreCounts) {
-        debug_assert_eq!(self.scale, other.scale, "merging counts on different scales");
+        debug_assert_eq!(
+            self.scale, other.scale,
+            "merging counts on different scales"
+        );
         for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
             *a += b;
         }
@@ -130,7 +136,9 @@ impl ScoreCounts {
 
     /// Answers at values `lo..=hi` (clamped to the scale).
     pub fn count_between(&self, lo: i32, hi: i32) -> u64 {
-        (lo.max(self.scale.min)..=hi.min(self.scale.max)).map(|v| self.count(v)).sum()
+        (lo.max(self.scale.min)..=hi.min(self.scale.max))
+            .map(|v| self.count(v))
+            .sum()
     }
 
     /// Number of answers.
@@ -177,7 +185,10 @@ mod tests {
         assert!(Scale::new(0, 10).is_ok());
         assert!(Scale::new(5, 5).is_err());
         assert!(Scale::new(0, 11).is_err());
-        assert_eq!(Scale::parse("1-7").expect("valid"), Scale { min: 1, max: 7 });
+        assert_eq!(
+            Scale::parse("1-7").expect("valid"),
+            Scale { min: 1, max: 7 }
+        );
         assert!(Scale::parse("seven").is_err());
     }
 

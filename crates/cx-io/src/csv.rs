@@ -1,0 +1,537 @@
+//! Delimited text (CSV, TSV) in parallel: the reader splits the file into
+//! blocks that end at a record boundary — the last newline outside quotes — and
+//! workers parse blocks independently. Only the requested fields are looked at;
+//! the rest of a record is skipped with `memchr`.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+
+use memchr::{memchr, memchr_iter, memchr2, memrchr};
+
+use crate::encoding::{TextEncoding, UTF8_BOM, decode_gb18030, detect, is_utf16};
+use crate::{Cell, IoError, RowLoc, RowSink, ScanOptions, read_error, resolve_columns};
+
+/// A block of complete records.
+struct Block {
+    data: Vec<u8>,
+    /// Physical line number of the block's first byte.
+    first_line: u64,
+}
+
+/// Where each requested column sits in this file's records.
+#[derive(Debug, Clone)]
+pub(crate) struct FieldMap {
+    /// For each field index, which requested columns take it.
+    takers: Vec<Vec<usize>>,
+    /// Number of requested columns.
+    width: usize,
+}
+
+impl FieldMap {
+    fn new(indices: &[usize]) -> FieldMap {
+        let fields = indices.iter().max().map_or(0, |m| m + 1);
+        let mut takers = vec![Vec::new(); fields];
+        for (col, &field) in indices.iter().enumerate() {
+            takers[field].push(col);
+        }
+        FieldMap {
+            takers,
+            width: indices.len(),
+        }
+    }
+}
+
+/// Scans one delimited file into `sinks`.
+pub(crate) fn scan_file<S: RowSink>(
+    path: &Path,
+    file_index: u32,
+    tab: bool,
+    columns: &[String],
+    options: &ScanOptions,
+    sinks: &mut [S],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(), IoError> {
+    let mut file = File::open(path).map_err(|e| read_error(path, e))?;
+    let block_size = options.block_size.max(64 << 10);
+
+    // The first block: BOM, encoding, delimiter and header.
+    let mut buf = Vec::with_capacity(block_size);
+    fill(&mut file, &mut buf, block_size).map_err(|e| read_error(path, e))?;
+    if is_utf16(&buf) {
+        return Err(IoError::Encoding {
+            path: path.to_path_buf(),
+            line: 1,
+            message:
+                "the file is UTF-16 (Excel's \"Unicode Text\"); save it as \"CSV UTF-8\" instead"
+                    .into(),
+        });
+    }
+    if buf.starts_with(UTF8_BOM) {
+        buf.drain(..UTF8_BOM.len());
+    }
+    let encoding = detect(options.encoding, &buf);
+    // Make sure the header record is complete.
+    while first_record_end(&buf).is_none() {
+        let before = buf.len();
+        fill(&mut file, &mut buf, block_size).map_err(|e| read_error(path, e))?;
+        if buf.len() == before {
+            break;
+        }
+    }
+    if buf.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(IoError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    let header_end = first_record_end(&buf).unwrap_or(buf.len());
+    let header_text = match encoding {
+        TextEncoding::Utf8 => String::from_utf8_lossy(&buf[..header_end]).into_owned(),
+        TextEncoding::Gb18030 => decode_gb18030(&buf[..header_end]).0,
+    };
+    let delimiter = if tab {
+        b'\t'
+    } else {
+        sniff_delimiter(header_text.as_bytes())
+    };
+    let header = parse_header(header_text.as_bytes(), delimiter);
+    let indices = resolve_columns(path, columns, &header)?;
+    let first_data_line = 1 + memchr_iter(b'\n', &buf[..header_end]).count() as u64;
+    progress(header_end as u64);
+    buf.drain(..header_end);
+    let fields = FieldMap::new(&indices);
+    run_blocks(
+        path,
+        file,
+        buf,
+        first_data_line,
+        block_size,
+        sinks,
+        progress,
+        split_point,
+        |sink, data, first_line| {
+            match encoding {
+                TextEncoding::Utf8 => {
+                    if let Err(e) = std::str::from_utf8(data) {
+                        let line = first_line
+                            + memchr_iter(b'\n', &data[..e.valid_up_to()]).count() as u64;
+                        return Err(IoError::Encoding {
+                        path: path.to_path_buf(),
+                        line,
+                        message: "not valid UTF-8; if the file is GBK/GB18030, pass --encoding gb18030".into(),
+                    });
+                    }
+                    parse_block(data, first_line, &fields, delimiter, file_index, sink);
+                }
+                TextEncoding::Gb18030 => {
+                    let (text, _) = decode_gb18030(data);
+                    parse_block(
+                        text.as_bytes(),
+                        first_line,
+                        &fields,
+                        delimiter,
+                        file_index,
+                        sink,
+                    );
+                }
+            }
+            Ok(())
+        },
+    )
+}
+
+/// Splits a file into blocks of complete records (`split` finds the end of
+/// the last complete record) and lets one worker per sink `process` them.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_blocks<S, P>(
+    path: &Path,
+    mut file: File,
+    mut buf: Vec<u8>,
+    first_line: u64,
+    block_size: usize,
+    sinks: &mut [S],
+    progress: &(dyn Fn(u64) + Sync),
+    split: fn(&[u8]) -> Option<usize>,
+    process: P,
+) -> Result<(), IoError>
+where
+    S: RowSink,
+    P: Fn(&mut S, &[u8], u64) -> Result<(), IoError> + Sync,
+{
+    let failed = AtomicBool::new(false);
+    let (tx, rx) = sync_channel::<Block>(sinks.len() * 2);
+    let rx = Mutex::new(rx);
+    std::thread::scope(|scope| -> Result<(), IoError> {
+        let handles: Vec<_> = sinks
+            .iter_mut()
+            .map(|sink| {
+                let (rx, failed, process) = (&rx, &failed, &process);
+                scope.spawn(move || -> Result<(), IoError> {
+                    loop {
+                        let block = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok(block) = block else { return Ok(()) };
+                        if let Err(e) = process(sink, &block.data, block.first_line) {
+                            failed.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                })
+            })
+            .collect();
+
+        let read_result = (|| -> Result<(), IoError> {
+            let mut line = first_line;
+            let mut eof = false;
+            while !eof && !failed.load(Ordering::Relaxed) {
+                let before = buf.len();
+                fill(&mut file, &mut buf, block_size).map_err(|e| read_error(path, e))?;
+                progress((buf.len() - before) as u64);
+                eof = buf.len() - before < block_size;
+                let cut = if eof {
+                    buf.len()
+                } else {
+                    split(&buf).unwrap_or(0)
+                };
+                if cut == 0 && !eof {
+                    continue; // one record longer than a block: read more
+                }
+                let rest = buf.split_off(cut);
+                let data = std::mem::replace(&mut buf, rest);
+                let lines = memchr_iter(b'\n', &data).count() as u64;
+                if !data.is_empty()
+                    && tx
+                        .send(Block {
+                            data,
+                            first_line: line,
+                        })
+                        .is_err()
+                {
+                    break;
+                }
+                line += lines;
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let mut first_error = read_result.err();
+        for h in handles {
+            let r = h.join().unwrap_or_else(|_| {
+                Err(IoError::Malformed {
+                    path: path.to_path_buf(),
+                    line: 0,
+                    message: "worker panicked".into(),
+                })
+            });
+            if let (Err(e), None) = (r, &first_error) {
+                first_error = Some(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    })
+}
+
+/// Appends up to `n` bytes from `file` to `buf`, retrying short reads.
+fn fill(file: &mut File, buf: &mut Vec<u8>, n: usize) -> std::io::Result<()> {
+    let start = buf.len();
+    buf.resize(start + n, 0);
+    let mut got = 0;
+    while got < n {
+        match file.read(&mut buf[start + got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(start + got);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(start + got);
+    Ok(())
+}
+
+/// Index just past the last newline that lies outside quotes, if any.
+pub(crate) fn split_point(buf: &[u8]) -> Option<usize> {
+    let quotes = memchr_iter(b'"', buf).count();
+    if quotes == 0 {
+        return memrchr(b'\n', buf).map(|i| i + 1);
+    }
+    let mut quotes_after = 0;
+    for i in memchr::memchr2_iter(b'"', b'\n', buf).rev() {
+        if buf[i] == b'"' {
+            quotes_after += 1;
+        } else if (quotes - quotes_after) % 2 == 0 {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// Index just past the first record's newline (outside quotes), if any.
+fn first_record_end(buf: &[u8]) -> Option<usize> {
+    let mut quoted = false;
+    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
+        if buf[i] == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+/// The delimiter that occurs most often outside quotes in the header line.
+fn sniff_delimiter(header: &[u8]) -> u8 {
+    let mut counts = [(b',', 0), (b'\t', 0), (b';', 0), (b'|', 0)];
+    let mut quoted = false;
+    for &b in header {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for c in counts.iter_mut() {
+                if c.0 == b {
+                    c.1 += 1;
+                }
+            }
+        }
+    }
+    counts
+        .iter()
+        .max_by_key(|c| c.1)
+        .filter(|c| c.1 > 0)
+        .map_or(b',', |c| c.0)
+}
+
+/// Splits the header record into trimmed column names.
+fn parse_header(record: &[u8], delimiter: u8) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut pos = 0;
+    let record = record.strip_suffix(b"\n").unwrap_or(record);
+    let record = record.strip_suffix(b"\r").unwrap_or(record);
+    loop {
+        let (cell, end, more) = next_field(record, pos, delimiter);
+        let mut text = Vec::new();
+        cell.write_text(&mut text);
+        names.push(String::from_utf8_lossy(&text).trim().to_string());
+        if !more {
+            break;
+        }
+        pos = end + 1;
+    }
+    names
+}
+
+/// Parses the field starting at `pos`. Returns the field, the index where it
+/// ends (its delimiter, the record's newline, or the end of data) and whether
+/// another field of the same record follows.
+#[inline]
+fn next_field(data: &[u8], pos: usize, delimiter: u8) -> (Cell<'_>, usize, bool) {
+    let len = data.len();
+    if pos < len && data[pos] == b'"' {
+        let start = pos + 1;
+        let mut i = start;
+        let mut escaped = false;
+        let close = loop {
+            match memchr(b'"', &data[i..]) {
+                None => break len,
+                Some(k) => {
+                    i += k;
+                    if data.get(i + 1) == Some(&b'"') {
+                        escaped = true;
+                        i += 2;
+                    } else {
+                        break i;
+                    }
+                }
+            }
+        };
+        let content = &data[start..close];
+        // Anything between the closing quote and the delimiter is ignored.
+        let after = (close + 1).min(len);
+        let end = memchr2(delimiter, b'\n', &data[after..]).map_or(len, |k| after + k);
+        let cell = if escaped {
+            Cell::EscapedText(content)
+        } else {
+            Cell::Text(content)
+        };
+        (cell, end, end < len && data[end] == delimiter)
+    } else {
+        let mut end = pos;
+        while end < len && data[end] != delimiter && data[end] != b'\n' {
+            end += 1;
+        }
+        let mut content = &data[pos..end];
+        if let [rest @ .., b'\r'] = content {
+            content = rest;
+        }
+        (
+            Cell::Text(content),
+            end,
+            end < len && data[end] == delimiter,
+        )
+    }
+}
+
+/// Parses every record of `data` (complete records only) and feeds the sink.
+fn parse_block<S: RowSink>(
+    data: &[u8],
+    first_line: u64,
+    fields: &FieldMap,
+    delimiter: u8,
+    file: u32,
+    sink: &mut S,
+) {
+    let mut cells: Vec<Cell<'_>> = vec![Cell::Null; fields.width];
+    let len = data.len();
+    let wanted = fields.takers.len();
+    let mut pos = 0;
+    let mut line = first_line;
+    while pos < len {
+        // Skip blank lines.
+        match data[pos] {
+            b'\n' => {
+                pos += 1;
+                line += 1;
+                continue;
+            }
+            b'\r' if data.get(pos + 1) == Some(&b'\n') => {
+                pos += 2;
+                line += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let record_line = line;
+        cells.iter_mut().for_each(|c| *c = Cell::Null);
+        let mut field = 0;
+        let mut at = pos;
+        let record_end = loop {
+            let quoted = data.get(at) == Some(&b'"');
+            let (cell, end, more) = next_field(data, at, delimiter);
+            if let Some(takers) = fields.takers.get(field) {
+                for &col in takers {
+                    cells[col] = cell;
+                }
+            }
+            if quoted {
+                if let Cell::Text(t) | Cell::EscapedText(t) = cell {
+                    line += memchr_iter(b'\n', t).count() as u64;
+                }
+            }
+            if !more {
+                break end;
+            }
+            field += 1;
+            at = end + 1;
+            if field >= wanted {
+                // Nothing more wanted: jump to the end of the record, unless a
+                // quote could hide a newline.
+                match memchr2(b'\n', b'"', &data[at..]) {
+                    Some(k) if data[at + k] == b'\n' => break at + k,
+                    None => break len,
+                    Some(_) => {}
+                }
+            }
+        };
+        sink.row(
+            &cells,
+            RowLoc {
+                file,
+                line: record_line,
+            },
+        );
+        pos = record_end + 1;
+        line += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Vec<(u64, Vec<String>)>);
+
+    impl RowSink for Collect {
+        fn row(&mut self, cells: &[Cell<'_>], at: RowLoc) {
+            let texts = cells
+                .iter()
+                .map(|c| {
+                    let mut v = Vec::new();
+                    c.write_text(&mut v);
+                    String::from_utf8_lossy(&v).into_owned()
+                })
+                .collect();
+            self.0.push((at.line, texts));
+        }
+    }
+
+    fn parse(data: &str, indices: &[usize]) -> Vec<(u64, Vec<String>)> {
+        let fields = FieldMap::new(indices);
+        let mut sink = Collect::default();
+        parse_block(data.as_bytes(), 2, &fields, b',', 0, &mut sink);
+        sink.0
+    }
+
+    #[test]
+    fn quoted_fields_with_commas_quotes_and_newlines() {
+        let data = "1,\"a, b\",x\n2,\"say \"\"hi\"\"\",y\r\n3,\"two\nlines\",z\n\n4,,w";
+        let rows = parse(data, &[0, 1, 2]);
+        assert_eq!(rows.len(), 4);
+        assert_eq!(rows[0], (2, vec!["1".into(), "a, b".into(), "x".into()]));
+        assert_eq!(
+            rows[1],
+            (3, vec!["2".into(), "say \"hi\"".into(), "y".into()])
+        );
+        assert_eq!(
+            rows[2],
+            (4, vec!["3".into(), "two\nlines".into(), "z".into()])
+        );
+        // The blank line 6 is skipped; row 4 starts on line 7.
+        assert_eq!(rows[3], (7, vec!["4".into(), "".into(), "w".into()]));
+    }
+
+    #[test]
+    fn skips_unwanted_tail_even_with_quoted_newlines() {
+        let data = "1,a,\"tail\nwith newline\"\n2,b,plain\n";
+        let rows = parse(data, &[1, 0]);
+        assert_eq!(
+            rows,
+            vec![
+                (2, vec!["a".into(), "1".into()]),
+                (4, vec!["b".into(), "2".into()])
+            ]
+        );
+    }
+
+    #[test]
+    fn short_rows_give_null_cells() {
+        let rows = parse("1\n", &[0, 3]);
+        assert_eq!(rows, vec![(2, vec!["1".into(), "".into()])]);
+    }
+
+    #[test]
+    fn split_point_respects_quotes() {
+        assert_eq!(split_point(b"a,b\nc,d\ne"), Some(8));
+        assert_eq!(split_point(b"a,\"x\ny\"\nc,\"open\nmore"), Some(8));
+        assert_eq!(split_point(b"\"no end\nyet"), None);
+    }
+
+    #[test]
+    fn sniffs_delimiters() {
+        assert_eq!(sniff_delimiter(b"a,b,c\n"), b',');
+        assert_eq!(sniff_delimiter(b"a\tb\tc\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"a;b;\"c,d\"\n"), b';');
+        assert_eq!(
+            parse_header("\u{feff}x".as_bytes(), b','),
+            vec!["\u{feff}x".to_string()]
+        );
+        assert_eq!(
+            parse_header(b" id ,\"na,me\"\r\n", b','),
+            vec!["id".to_string(), "na,me".into()]
+        );
+    }
+}

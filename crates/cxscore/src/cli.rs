@@ -1,0 +1,119 @@
+//! Flags and subcommands (SPEC §2).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// cxscore — customer scores from surveys and CRM data: NPS, CSAT, CES and
+/// more, each with its sample size, a 95% interval and significance tests.
+#[derive(Debug, Parser)]
+#[command(name = "cxscore", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned table for people (rounded).
+    Table,
+    /// JSON with full precision (SPEC §2 shape).
+    Json,
+    /// CSV with full precision, one row per group.
+    Csv,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Survey metrics (NPS, CSAT, CES, rated dimensions, CSI) from export files.
+    #[command(after_help = METRICS_EXAMPLES)]
+    Metrics(MetricsArgs),
+}
+
+const METRICS_EXAMPLES: &str = "Examples:
+  cxscore metrics --input examples/responses.csv --nps nps --csat csat --ces ces --by region
+  cxscore metrics --input a.csv b.csv --nps nps --time submitted_at --interval quarter --compare previous
+  cxscore metrics --input survey.parquet --dim product_quality --dim price=q7:1-10 --format json";
+
+/// `cxscore metrics`.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Input files (CSV, TSV, JSON Lines, Parquet), read as one table.
+    #[arg(long, short, num_args = 1.., required = true, value_name = "FILE")]
+    pub input: Vec<PathBuf>,
+    /// Column with the 0–10 "how likely to recommend" answer.
+    #[arg(long, value_name = "COL")]
+    pub nps: Option<String>,
+    /// Column with the CSAT answer.
+    #[arg(long, value_name = "COL")]
+    pub csat: Option<String>,
+    /// Points of the CSAT scale (1–N).
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(i32).range(2..=10))]
+    pub csat_scale: i32,
+    /// Column with the CES answer.
+    #[arg(long, value_name = "COL")]
+    pub ces: Option<String>,
+    /// Points of the CES scale (1–N).
+    #[arg(long, default_value_t = 7, value_name = "N", value_parser = clap::value_parser!(i32).range(2..=10))]
+    pub ces_scale: i32,
+    /// Which end of the CES scale is easy; results are always reported as ease.
+    #[arg(long, value_enum, default_value_t = CesDirectionArg::HigherIsEasier)]
+    pub ces_direction: CesDirectionArg,
+    /// A rated dimension: NAME=COL, or COL alone; optionally :MIN-MAX (default 1-5).
+    #[arg(long, value_name = "NAME=COL[:MIN-MAX]")]
+    pub dim: Vec<String>,
+    /// CSI weights, NAME=W,… (default: equal).
+    #[arg(long, value_name = "NAME=W,…")]
+    pub weights: Option<String>,
+    /// Group by this column (repeat, or separate with commas).
+    #[arg(long, value_name = "COL", value_delimiter = ',')]
+    pub by: Vec<String>,
+    /// Column with the response date (for --interval, --from, --to).
+    #[arg(long, value_name = "COL")]
+    pub time: Option<String>,
+    /// Group by period of the --time column.
+    #[arg(long, value_name = "day|week|month|quarter|year")]
+    pub interval: Option<String>,
+    /// Only responses on or after this date.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Only responses on or before this date.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only rows where COL equals VALUE (repeat; values for one column are alternatives).
+    #[arg(long = "where", value_name = "COL=VALUE")]
+    pub filters: Vec<String>,
+    /// Compare each group with the previous period (z and Welch t tests).
+    #[arg(long, value_enum, value_name = "previous")]
+    pub compare: Option<CompareArg>,
+    /// The survey is anonymous: hide figures from fewer than 5 answers.
+    #[arg(long)]
+    pub anonymous: bool,
+    /// Text encoding of CSV/TSV/JSONL input.
+    #[arg(long, default_value = "auto", value_name = "auto|utf-8|gb18030")]
+    pub encoding: String,
+    /// Worker threads (default: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+}
+
+/// `--ces-direction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CesDirectionArg {
+    /// 7 = very easy.
+    HigherIsEasier,
+    /// 7 = very hard (reverse-coded).
+    HigherIsHarder,
+}
+
+/// `--compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareArg {
+    /// The previous period (or the equally long window before --from).
+    Previous,
+}

@@ -1,0 +1,64 @@
+//! `cxscore`: the command line. Thin wiring over the library crates: parse
+//! flags, call the domain, render. Exit codes: 0 ok, 1 runtime failure, 2 bad
+//! usage or bad input.
+
+mod cli;
+mod metrics;
+mod output;
+mod progress;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+/// A failure with the exit code it deserves.
+#[derive(Debug)]
+pub struct Failure {
+    /// 1 (runtime) or 2 (bad usage / bad input).
+    pub code: u8,
+    /// What went wrong, where, and what to do.
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    /// The caller's input or flags were wrong (exit 2).
+    pub fn bad_input(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 2,
+            error: error.into(),
+        }
+    }
+
+    /// Something failed that the caller could not have prevented (exit 1).
+    pub fn runtime(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            code: 1,
+            error: error.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Metrics(args) => metrics::run(&args, cli.format),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            // A closed pipe (`cxscore … | head`) is not an error.
+            if f.error.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
