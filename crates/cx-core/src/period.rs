@@ -303,13 +303,13 @@ impl TimeFilter {
         to: Option<Date>,
         compare_previous: bool,
     ) -> Result<TimeFilter, CoreError> {
-        if let (Some(f), Some(t)) = (from, to) {
-            if f > t {
-                return Err(CoreError::EmptyWindow {
-                    from: f.to_string(),
-                    to: t.to_string(),
-                });
-            }
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(CoreError::EmptyWindow {
+                from: f.to_string(),
+                to: t.to_string(),
+            });
         }
         if compare_previous && interval.is_none() && (from.is_none() || to.is_none()) {
             return Err(CoreError::CompareNeedsPeriods);

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{channel, sync_channel};
 
 use memchr::{memchr, memchr_iter, memchr2, memrchr};
 
@@ -18,6 +18,8 @@ use crate::{Cell, IoError, RowLoc, RowSink, ScanOptions, read_error, resolve_col
 /// A block of complete records.
 struct Block {
     data: Vec<u8>,
+    /// Bytes of `data` that hold records.
+    len: usize,
     /// Physical line number of the block's first byte.
     first_line: u64,
 }
@@ -56,7 +58,7 @@ pub(crate) fn scan_file<S: RowSink>(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(), IoError> {
     let mut file = File::open(path).map_err(|e| read_error(path, e))?;
-    let block_size = options.block_size.max(64 << 10);
+    let block_size = options.block_size.max(16);
 
     // The first block: BOM, encoding, delimiter and header.
     let mut buf = Vec::with_capacity(block_size);
@@ -149,7 +151,7 @@ pub(crate) fn scan_file<S: RowSink>(
 pub(crate) fn run_blocks<S, P>(
     path: &Path,
     mut file: File,
-    mut buf: Vec<u8>,
+    mut carry: Vec<u8>,
     first_line: u64,
     block_size: usize,
     sinks: &mut [S],
@@ -164,50 +166,62 @@ where
     let failed = AtomicBool::new(false);
     let (tx, rx) = sync_channel::<Block>(sinks.len() * 2);
     let rx = Mutex::new(rx);
+    // Buffers come back from the workers and are reused: no fresh pages to
+    // fault in and no zeroing after the first few blocks.
+    let (recycle, recycled) = channel::<Vec<u8>>();
     std::thread::scope(|scope| -> Result<(), IoError> {
         let handles: Vec<_> = sinks
             .iter_mut()
             .map(|sink| {
-                let (rx, failed, process) = (&rx, &failed, &process);
+                let (rx, failed, process, recycle) = (&rx, &failed, &process, recycle.clone());
                 scope.spawn(move || -> Result<(), IoError> {
                     loop {
                         let block = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                         let Ok(block) = block else { return Ok(()) };
-                        if let Err(e) = process(sink, &block.data, block.first_line) {
+                        if let Err(e) = process(sink, &block.data[..block.len], block.first_line) {
                             failed.store(true, Ordering::Relaxed);
                             return Err(e);
                         }
+                        let _ = recycle.send(block.data);
                     }
                 })
             })
             .collect();
+        drop(recycle);
 
         let read_result = (|| -> Result<(), IoError> {
             let mut line = first_line;
             let mut eof = false;
             while !eof && !failed.load(Ordering::Relaxed) {
-                let before = buf.len();
-                fill(&mut file, &mut buf, block_size).map_err(|e| read_error(path, e))?;
-                progress((buf.len() - before) as u64);
-                eof = buf.len() - before < block_size;
-                let cut = if eof {
-                    buf.len()
-                } else {
-                    split(&buf).unwrap_or(0)
-                };
-                if cut == 0 && !eof {
-                    continue; // one record longer than a block: read more
+                let mut data = recycled.try_recv().unwrap_or_default();
+                let want = carry.len() + block_size;
+                if data.len() < want {
+                    data.resize(want, 0);
                 }
-                let rest = buf.split_off(cut);
-                let data = std::mem::replace(&mut buf, rest);
-                let lines = memchr_iter(b'\n', &data).count() as u64;
-                if !data.is_empty()
-                    && tx
-                        .send(Block {
-                            data,
-                            first_line: line,
-                        })
-                        .is_err()
+                data[..carry.len()].copy_from_slice(&carry);
+                let got = read_full(&mut file, &mut data[carry.len()..want])
+                    .map_err(|e| read_error(path, e))?;
+                progress(got as u64);
+                let filled = carry.len() + got;
+                eof = got < block_size;
+                let cut = if eof {
+                    filled
+                } else {
+                    split(&data[..filled]).unwrap_or(0)
+                };
+                carry.clear();
+                carry.extend_from_slice(&data[cut..filled]);
+                if cut == 0 {
+                    continue; // a record longer than a block: read more
+                }
+                let lines = memchr_iter(b'\n', &data[..cut]).count() as u64;
+                if tx
+                    .send(Block {
+                        data,
+                        len: cut,
+                        first_line: line,
+                    })
+                    .is_err()
                 {
                     break;
                 }
@@ -233,24 +247,27 @@ where
     })
 }
 
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Appends up to `n` bytes from `file` to `buf`, retrying short reads.
 fn fill(file: &mut File, buf: &mut Vec<u8>, n: usize) -> std::io::Result<()> {
     let start = buf.len();
     buf.resize(start + n, 0);
-    let mut got = 0;
-    while got < n {
-        match file.read(&mut buf[start + got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(start + got);
-                return Err(e);
-            }
-        }
-    }
-    buf.truncate(start + got);
-    Ok(())
+    let got = read_full(file, &mut buf[start..]);
+    buf.truncate(start + *got.as_ref().unwrap_or(&0));
+    got.map(|_| ())
 }
 
 /// Index just past the last newline that lies outside quotes, if any.
@@ -263,7 +280,7 @@ pub(crate) fn split_point(buf: &[u8]) -> Option<usize> {
     for i in memchr::memchr2_iter(b'"', b'\n', buf).rev() {
         if buf[i] == b'"' {
             quotes_after += 1;
-        } else if (quotes - quotes_after) % 2 == 0 {
+        } else if (quotes - quotes_after).is_multiple_of(2) {
             return Some(i + 1);
         }
     }
@@ -416,10 +433,8 @@ fn parse_block<S: RowSink>(
                     cells[col] = cell;
                 }
             }
-            if quoted {
-                if let Cell::Text(t) | Cell::EscapedText(t) = cell {
-                    line += memchr_iter(b'\n', t).count() as u64;
-                }
+            if quoted && let Cell::Text(t) | Cell::EscapedText(t) = cell {
+                line += memchr_iter(b'\n', t).count() as u64;
             }
             if !more {
                 break end;

@@ -72,7 +72,7 @@ pub(crate) fn scan_file<S: RowSink>(
         f.read_exact(&mut skip).map_err(|e| read_error(path, e))?;
         progress(3);
     }
-    let block_size = options.block_size.max(64 << 10);
+    let block_size = options.block_size.max(16);
     crate::csv::run_blocks(
         path,
         file,
@@ -104,10 +104,7 @@ fn parse_lines<S: RowSink>(
     file: u32,
     sink: &mut S,
 ) -> Result<(), IoError> {
-    let mut line_no = first_line;
-    for line in text.split('\n') {
-        let at = line_no;
-        line_no += 1;
+    for (at, line) in (first_line..).zip(text.split('\n')) {
         if line.trim().is_empty() {
             continue;
         }

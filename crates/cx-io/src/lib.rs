@@ -49,6 +49,9 @@ pub enum Cell<'a> {
     Text(&'a [u8]),
     /// Text from a quoted CSV field that still contains doubled `""` quotes.
     EscapedText(&'a [u8]),
+    /// Text from a dictionary-encoded column: the key identifies the value
+    /// within the current batch (see [`RowSink::new_batch`]).
+    DictText(u32, &'a [u8]),
     /// An integer from a typed source.
     Int(i64),
     /// A float from a typed source.
@@ -62,7 +65,7 @@ impl Cell<'_> {
     pub fn score(&self) -> ScoreCell {
         match *self {
             Cell::Null => ScoreCell::Blank,
-            Cell::Text(t) | Cell::EscapedText(t) => parse_score(t),
+            Cell::Text(t) | Cell::DictText(_, t) | Cell::EscapedText(t) => parse_score(t),
             Cell::Int(v) => ScoreCell::Value(v),
             Cell::Float(x) => score_from_f64(x),
             Cell::Date(_) => ScoreCell::Invalid,
@@ -75,7 +78,7 @@ impl Cell<'_> {
         match *self {
             Cell::Null => Ok(None),
             Cell::Date(d) => Ok(Some(d)),
-            Cell::Text(t) | Cell::EscapedText(t) => {
+            Cell::Text(t) | Cell::DictText(_, t) | Cell::EscapedText(t) => {
                 if t.trim_ascii().is_empty() {
                     Ok(None)
                 } else {
@@ -90,7 +93,7 @@ impl Cell<'_> {
     pub fn write_text(&self, out: &mut Vec<u8>) {
         match *self {
             Cell::Null => {}
-            Cell::Text(t) => out.extend_from_slice(t.trim_ascii()),
+            Cell::Text(t) | Cell::DictText(_, t) => out.extend_from_slice(t.trim_ascii()),
             Cell::EscapedText(t) => {
                 let t = t.trim_ascii();
                 let mut i = 0;
@@ -124,6 +127,10 @@ pub struct RowLoc {
 pub trait RowSink: Send {
     /// One row: `cells[i]` is the i-th requested column.
     fn row(&mut self, cells: &[Cell<'_>], at: RowLoc);
+
+    /// A new batch of rows starts: dictionary keys of [`Cell::DictText`] seen
+    /// so far no longer apply.
+    fn new_batch(&mut self) {}
 }
 
 /// How to scan.

@@ -55,6 +55,9 @@ struct MetricsSink<'p> {
     text: Vec<u8>,
     values: Vec<Option<i64>>,
     excluded: FxHashMap<ExclusionKey, (u64, Vec<RowLoc>)>,
+    /// Group of each dictionary key in the current batch (`u32::MAX`: not yet
+    /// known), when a single `--by` column is dictionary-encoded and time plays no part.
+    dict_groups: Vec<u32>,
 }
 
 impl<'p> MetricsSink<'p> {
@@ -67,6 +70,7 @@ impl<'p> MetricsSink<'p> {
             text: Vec::new(),
             values: vec![None; plan.slots.len()],
             excluded: FxHashMap::default(),
+            dict_groups: Vec::new(),
         }
     }
 
@@ -82,6 +86,25 @@ impl<'p> MetricsSink<'p> {
     }
 
     fn group_index(&mut self, cells: &[Cell<'_>], bucket: Bucket) -> usize {
+        let plan = self.plan;
+        if let ([by], false) = (plan.by_cols.as_slice(), plan.time.needs_dates())
+            && let Cell::DictText(k, _) = cells[*by]
+        {
+            let k = k as usize;
+            if let Some(&g) = self.dict_groups.get(k).filter(|g| **g != u32::MAX) {
+                return g as usize;
+            }
+            let g = self.lookup_group(cells, bucket);
+            if self.dict_groups.len() <= k {
+                self.dict_groups.resize(k + 1, u32::MAX);
+            }
+            self.dict_groups[k] = g as u32;
+            return g;
+        }
+        self.lookup_group(cells, bucket)
+    }
+
+    fn lookup_group(&mut self, cells: &[Cell<'_>], bucket: Bucket) -> usize {
         let plan = self.plan;
         self.key.clear();
         for &c in &plan.by_cols {
@@ -123,12 +146,16 @@ fn encode_bucket(bucket: Bucket, out: &mut Vec<u8>) {
 }
 
 impl RowSink for MetricsSink<'_> {
+    fn new_batch(&mut self) {
+        self.dict_groups.clear();
+    }
+
     fn row(&mut self, cells: &[Cell<'_>], at: RowLoc) {
         let plan = self.plan;
         for (col, allowed) in &plan.filters {
             self.text.clear();
             cells[*col].write_text(&mut self.text);
-            if !allowed.iter().any(|a| *a == self.text) {
+            if !allowed.contains(&self.text) {
                 return;
             }
         }

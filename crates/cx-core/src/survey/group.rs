@@ -377,20 +377,20 @@ impl GroupAccumulator {
 
     /// Adds the changes against `previous` to `figures` (skipping hidden figures).
     pub fn compare_into(&self, previous: &GroupAccumulator, figures: &mut GroupFigures) {
-        if let (Some(cur), Some(prev), Some(f)) = (&self.nps, &previous.nps, &mut figures.nps) {
-            if !f.suppressed {
-                f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
-            }
+        if let (Some(cur), Some(prev), Some(f)) = (&self.nps, &previous.nps, &mut figures.nps)
+            && !f.suppressed
+        {
+            f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
         }
-        if let (Some(cur), Some(prev), Some(f)) = (&self.csat, &previous.csat, &mut figures.csat) {
-            if !f.suppressed {
-                f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
-            }
+        if let (Some(cur), Some(prev), Some(f)) = (&self.csat, &previous.csat, &mut figures.csat)
+            && !f.suppressed
+        {
+            f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
         }
-        if let (Some(cur), Some(prev), Some(f)) = (&self.ces, &previous.ces, &mut figures.ces) {
-            if !f.suppressed {
-                f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
-            }
+        if let (Some(cur), Some(prev), Some(f)) = (&self.ces, &previous.ces, &mut figures.ces)
+            && !f.suppressed
+        {
+            f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
         }
         for ((cur, prev), (_, f)) in self
             .dims
