@@ -110,7 +110,7 @@ pub(crate) fn scan_file<S: RowSink>(
         file,
         buf,
         first_data_line,
-        block_size,
+        options,
         sinks,
         progress,
         split_point,
@@ -153,7 +153,7 @@ pub(crate) fn run_blocks<S, P>(
     mut file: File,
     mut carry: Vec<u8>,
     first_line: u64,
-    block_size: usize,
+    options: &ScanOptions,
     sinks: &mut [S],
     progress: &(dyn Fn(u64) + Sync),
     split: fn(&[u8]) -> Option<usize>,
@@ -163,6 +163,8 @@ where
     S: RowSink,
     P: Fn(&mut S, &[u8], u64) -> Result<(), IoError> + Sync,
 {
+    let block_size = options.block_size.max(16);
+    let max_record = options.max_record_bytes;
     let failed = AtomicBool::new(false);
     let (tx, rx) = sync_channel::<Block>(sinks.len() * 2);
     let rx = Mutex::new(rx);
@@ -212,6 +214,16 @@ where
                 carry.clear();
                 carry.extend_from_slice(&data[cut..filled]);
                 if cut == 0 {
+                    if carry.len() > max_record {
+                        return Err(IoError::Malformed {
+                            path: path.to_path_buf(),
+                            line,
+                            message: format!(
+                                "no end of record in the next {} MiB: a quoted field is probably not closed (an unbalanced \")",
+                                max_record >> 20
+                            ),
+                        });
+                    }
                     continue; // a record longer than a block: read more
                 }
                 let lines = memchr_iter(b'\n', &data[..cut]).count() as u64;

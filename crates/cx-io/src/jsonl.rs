@@ -72,13 +72,12 @@ pub(crate) fn scan_file<S: RowSink>(
         f.read_exact(&mut skip).map_err(|e| read_error(path, e))?;
         progress(3);
     }
-    let block_size = options.block_size.max(16);
     crate::csv::run_blocks(
         path,
         file,
         buf,
         1,
-        block_size,
+        options,
         sinks,
         progress,
         |b| memrchr(b'\n', b).map(|i| i + 1),

@@ -142,6 +142,9 @@ pub struct ScanOptions {
     pub threads: usize,
     /// Bytes per block handed to a worker.
     pub block_size: usize,
+    /// Longest record accepted; beyond it a CSV quote is taken to be unbalanced
+    /// rather than reading the rest of the file into memory.
+    pub max_record_bytes: usize,
 }
 
 impl Default for ScanOptions {
@@ -150,6 +153,7 @@ impl Default for ScanOptions {
             encoding: EncodingChoice::Auto,
             threads: 0,
             block_size: 4 << 20,
+            max_record_bytes: 64 << 20,
         }
     }
 }

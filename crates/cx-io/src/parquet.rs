@@ -107,7 +107,7 @@ pub(crate) fn scan_file<S: RowSink>(
                         let reader = builder
                             .with_projection(mask)
                             .with_row_groups(vec![rg])
-                            .with_batch_size(64 * 1024)
+                            .with_batch_size(8 * 1024)
                             .build()
                             .map_err(|e| parquet_error(path, e))?;
                         let mut row = starts[rg];

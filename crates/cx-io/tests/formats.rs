@@ -380,6 +380,35 @@ fn empty_and_header_only_files() {
     );
 }
 
+#[test]
+fn unbalanced_quote_is_an_error_not_a_memory_hog() {
+    let dir = tempdir();
+    let bad = dir.join("unbalanced.csv");
+    let mut text = String::from("region,nps\n华东,9\n\"华南,7\n");
+    for _ in 0..2000 {
+        text.push_str("华北,8\n");
+    }
+    std::fs::write(&bad, text).expect("write");
+    let req = request(&[], None, false);
+    let mut req = req;
+    req.slot_columns.truncate(1);
+    req.spec.csat = None;
+    req.spec.ces = None;
+    req.spec.dims.clear();
+    req.time_column = None;
+    let options = ScanOptions {
+        block_size: 256,
+        max_record_bytes: 4096,
+        ..ScanOptions::default()
+    };
+    let err = compute(&[bad], &req, &options, &|_| {}).expect_err("unbalanced quote");
+    let text = err.to_string();
+    assert!(
+        text.contains("unbalanced.csv:3:") && text.contains("not closed"),
+        "{text}"
+    );
+}
+
 fn tempdir() -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
