@@ -98,9 +98,10 @@ fn fmt_change(change: Option<&Changes>, figure: &str, decimals: usize) -> (Strin
             significant,
             ..
         }) => (
+            // A two-character marker either way keeps right-aligned digits in line.
             format!(
                 "{diff:+.d$}{}",
-                if *significant { " *" } else { "" },
+                if *significant { " *" } else { "  " },
                 d = decimals
             ),
             p_value
