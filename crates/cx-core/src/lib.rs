@@ -22,6 +22,7 @@
 //! ```
 
 pub mod error;
+pub mod model;
 pub mod period;
 pub mod stats;
 pub mod survey;
