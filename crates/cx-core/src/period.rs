@@ -75,7 +75,8 @@ impl Serialize for Date {
 impl<'de> Deserialize<'de> for Date {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Date::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a date")))
+        Date::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a date")))
     }
 }
 

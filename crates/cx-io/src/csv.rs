@@ -113,7 +113,15 @@ pub(crate) fn scan_file<S: RowSink>(
         options,
         sinks,
         progress,
-        split_point,
+        &|b: &[u8], careful: &mut bool| {
+            if !*careful {
+                match split_point(b, delimiter) {
+                    Ok(cut) => return cut,
+                    Err(()) => *careful = true,
+                }
+            }
+            parser_split_point(b, delimiter)
+        },
         |sink, data, first_line| {
             match encoding {
                 TextEncoding::Utf8 => {
@@ -126,7 +134,8 @@ pub(crate) fn scan_file<S: RowSink>(
                         message: "not valid UTF-8; if the file is GBK/GB18030, pass --encoding gb18030".into(),
                     });
                     }
-                    parse_block(data, first_line, &fields, delimiter, file_index, sink);
+                    parse_block(data, first_line, &fields, delimiter, file_index, sink)
+                        .map_err(|line| unclosed_quote(path, line))?;
                 }
                 TextEncoding::Gb18030 => {
                     let (text, _) = decode_gb18030(data);
@@ -137,7 +146,8 @@ pub(crate) fn scan_file<S: RowSink>(
                         delimiter,
                         file_index,
                         sink,
-                    );
+                    )
+                    .map_err(|line| unclosed_quote(path, line))?;
                 }
             }
             Ok(())
@@ -156,7 +166,7 @@ pub(crate) fn run_blocks<S, P>(
     options: &ScanOptions,
     sinks: &mut [S],
     progress: &(dyn Fn(u64) + Sync),
-    split: fn(&[u8]) -> Option<usize>,
+    split: &(dyn Fn(&[u8], &mut bool) -> Option<usize> + Sync),
     process: P,
 ) -> Result<(), IoError>
 where
@@ -177,12 +187,17 @@ where
             .map(|sink| {
                 let (rx, failed, process, recycle) = (&rx, &failed, &process, recycle.clone());
                 scope.spawn(move || -> Result<(), IoError> {
+                    let mut result = Ok(());
                     loop {
                         let block = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                        let Ok(block) = block else { return Ok(()) };
-                        if let Err(e) = process(sink, &block.data[..block.len], block.first_line) {
-                            failed.store(true, Ordering::Relaxed);
-                            return Err(e);
+                        let Ok(block) = block else { return result };
+                        // After a failure keep draining, so the reader never
+                        // blocks on a full queue that nobody empties.
+                        if result.is_ok() {
+                            result = process(sink, &block.data[..block.len], block.first_line);
+                            if result.is_err() {
+                                failed.store(true, Ordering::Relaxed);
+                            }
                         }
                         let _ = recycle.send(block.data);
                     }
@@ -194,6 +209,10 @@ where
         let read_result = (|| -> Result<(), IoError> {
             let mut line = first_line;
             let mut eof = false;
+            // Switched on, for the rest of the file, when the fast quote-parity
+            // split cannot be trusted (a stray quote seen, or no boundary in
+            // several blocks' worth of data).
+            let mut careful = false;
             while !eof && !failed.load(Ordering::Relaxed) {
                 let mut data = recycled.try_recv().unwrap_or_default();
                 let want = carry.len() + block_size;
@@ -209,10 +228,14 @@ where
                 let cut = if eof {
                     filled
                 } else {
-                    split(&data[..filled]).unwrap_or(0)
+                    split(&data[..filled], &mut careful).unwrap_or(0)
                 };
                 carry.clear();
                 carry.extend_from_slice(&data[cut..filled]);
+                if cut == 0 && !careful && carry.len() > 4 * block_size {
+                    careful = true;
+                    continue;
+                }
                 if cut == 0 {
                     if carry.len() > max_record {
                         return Err(IoError::Malformed {
@@ -282,21 +305,34 @@ fn fill(file: &mut File, buf: &mut Vec<u8>, n: usize) -> std::io::Result<()> {
     got.map(|_| ())
 }
 
-/// Index just past the last newline that lies outside quotes, if any.
-pub(crate) fn split_point(buf: &[u8]) -> Option<usize> {
-    let quotes = memchr_iter(b'"', buf).count();
+/// Index just past the last newline that lies outside quotes, if any, by
+/// quote parity. `Err(())` when some quote is neither at the start of a field,
+/// nor closing one, nor doubled — a stray quote such as `27" monitor`, for
+/// which parity says nothing and [`parser_split_point`] must be used.
+pub(crate) fn split_point(buf: &[u8], delimiter: u8) -> Result<Option<usize>, ()> {
+    let mut quotes = 0_usize;
+    for i in memchr_iter(b'"', buf) {
+        quotes += 1;
+        let before = if i == 0 { b'\n' } else { buf[i - 1] };
+        let after = buf.get(i + 1).copied().unwrap_or(b'\n');
+        let opens = before == delimiter || before == b'\n' || before == b'"';
+        let closes = after == delimiter || after == b'\n' || after == b'\r' || after == b'"';
+        if !opens && !closes {
+            return Err(());
+        }
+    }
     if quotes == 0 {
-        return memrchr(b'\n', buf).map(|i| i + 1);
+        return Ok(memrchr(b'\n', buf).map(|i| i + 1));
     }
     let mut quotes_after = 0;
     for i in memchr::memchr2_iter(b'"', b'\n', buf).rev() {
         if buf[i] == b'"' {
             quotes_after += 1;
         } else if (quotes - quotes_after).is_multiple_of(2) {
-            return Some(i + 1);
+            return Ok(Some(i + 1));
         }
     }
-    None
+    Ok(None)
 }
 
 /// Index just past the first record's newline (outside quotes), if any.
@@ -341,7 +377,7 @@ fn parse_header(record: &[u8], delimiter: u8) -> Vec<String> {
     let record = record.strip_suffix(b"\n").unwrap_or(record);
     let record = record.strip_suffix(b"\r").unwrap_or(record);
     loop {
-        let (cell, end, more) = next_field(record, pos, delimiter);
+        let (cell, end, more, _) = next_field(record, pos, delimiter);
         let mut text = Vec::new();
         cell.write_text(&mut text);
         names.push(String::from_utf8_lossy(&text).trim().to_string());
@@ -354,18 +390,23 @@ fn parse_header(record: &[u8], delimiter: u8) -> Vec<String> {
 }
 
 /// Parses the field starting at `pos`. Returns the field, the index where it
-/// ends (its delimiter, the record's newline, or the end of data) and whether
-/// another field of the same record follows.
+/// ends (its delimiter, the record's newline, or the end of data), whether
+/// another field of the same record follows, and whether it is a quoted field
+/// whose closing quote is missing.
 #[inline]
-fn next_field(data: &[u8], pos: usize, delimiter: u8) -> (Cell<'_>, usize, bool) {
+fn next_field(data: &[u8], pos: usize, delimiter: u8) -> (Cell<'_>, usize, bool, bool) {
     let len = data.len();
     if pos < len && data[pos] == b'"' {
         let start = pos + 1;
         let mut i = start;
         let mut escaped = false;
+        let mut unclosed = false;
         let close = loop {
             match memchr(b'"', &data[i..]) {
-                None => break len,
+                None => {
+                    unclosed = true;
+                    break len;
+                }
                 Some(k) => {
                     i += k;
                     if data.get(i + 1) == Some(&b'"') {
@@ -386,7 +427,7 @@ fn next_field(data: &[u8], pos: usize, delimiter: u8) -> (Cell<'_>, usize, bool)
         } else {
             Cell::Text(content)
         };
-        (cell, end, end < len && data[end] == delimiter)
+        (cell, end, end < len && data[end] == delimiter, unclosed)
     } else {
         let mut end = pos;
         while end < len && data[end] != delimiter && data[end] != b'\n' {
@@ -400,6 +441,7 @@ fn next_field(data: &[u8], pos: usize, delimiter: u8) -> (Cell<'_>, usize, bool)
             Cell::Text(content),
             end,
             end < len && data[end] == delimiter,
+            false,
         )
     }
 }
@@ -412,7 +454,7 @@ fn parse_block<S: RowSink>(
     delimiter: u8,
     file: u32,
     sink: &mut S,
-) {
+) -> Result<(), u64> {
     let mut cells: Vec<Cell<'_>> = vec![Cell::Null; fields.width];
     let len = data.len();
     let wanted = fields.takers.len();
@@ -439,7 +481,10 @@ fn parse_block<S: RowSink>(
         let mut at = pos;
         let record_end = loop {
             let quoted = data.get(at) == Some(&b'"');
-            let (cell, end, more) = next_field(data, at, delimiter);
+            let (cell, end, more, unclosed) = next_field(data, at, delimiter);
+            if unclosed {
+                return Err(record_line);
+            }
             if let Some(takers) = fields.takers.get(field) {
                 for &col in takers {
                     cells[col] = cell;
@@ -473,6 +518,36 @@ fn parse_block<S: RowSink>(
         pos = record_end + 1;
         line += 1;
     }
+    Ok(())
+}
+
+/// The error for a quoted field that never closes.
+fn unclosed_quote(path: &Path, line: u64) -> IoError {
+    IoError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        message: "a quoted field is not closed (an unbalanced \" in this record)".into(),
+    }
+}
+
+/// Index just past the last complete record, found by the parser's own rule (a
+/// quote opens a quoted field only at the start of a field). Slower than
+/// [`split_point`], used once that quote-parity shortcut fails — a stray quote
+/// inside an unquoted field such as `27" monitor`.
+fn parser_split_point(buf: &[u8], delimiter: u8) -> Option<usize> {
+    let mut last = None;
+    let mut pos = 0;
+    while pos < buf.len() {
+        let (_, end, more, unclosed) = next_field(buf, pos, delimiter);
+        if unclosed || end >= buf.len() {
+            break;
+        }
+        if !more {
+            last = Some(end + 1);
+        }
+        pos = end + 1;
+    }
+    last
 }
 
 #[cfg(test)]
@@ -499,7 +574,7 @@ mod tests {
     fn parse(data: &str, indices: &[usize]) -> Vec<(u64, Vec<String>)> {
         let fields = FieldMap::new(indices);
         let mut sink = Collect::default();
-        parse_block(data.as_bytes(), 2, &fields, b',', 0, &mut sink);
+        parse_block(data.as_bytes(), 2, &fields, b',', 0, &mut sink).expect("well-formed");
         sink.0
     }
 
@@ -541,10 +616,36 @@ mod tests {
     }
 
     #[test]
+    fn unclosed_quote_is_reported_at_its_record() {
+        let fields = FieldMap::new(&[0, 1]);
+        let mut sink = Collect::default();
+        let data = "1,ok\n2,\"never closed\n3,x\n";
+        assert_eq!(
+            parse_block(data.as_bytes(), 2, &fields, b',', 0, &mut sink),
+            Err(3)
+        );
+    }
+
+    #[test]
+    fn parser_split_treats_mid_field_quotes_as_text() {
+        assert_eq!(
+            parser_split_point(b"a,27\" monitor\nb,c\nd", b','),
+            Some(18)
+        );
+        assert_eq!(parser_split_point(b"a,\"x\ny\"\nb,\"open\n", b','), Some(8));
+        assert_eq!(parser_split_point(b"no newline", b','), None);
+    }
+
+    #[test]
     fn split_point_respects_quotes() {
-        assert_eq!(split_point(b"a,b\nc,d\ne"), Some(8));
-        assert_eq!(split_point(b"a,\"x\ny\"\nc,\"open\nmore"), Some(8));
-        assert_eq!(split_point(b"\"no end\nyet"), None);
+        assert_eq!(split_point(b"a,b\nc,d\ne", b','), Ok(Some(8)));
+        assert_eq!(
+            split_point(b"a,\"x\ny\"\nc,\"open\nmore", b','),
+            Ok(Some(8))
+        );
+        assert_eq!(split_point(b"\"no end\nyet", b','), Ok(None));
+        assert_eq!(split_point(b"a,\"say \"\"hi\"\"\"\nb", b','), Ok(Some(15)));
+        assert_eq!(split_point(b"a,27\" monitor\nb", b','), Err(()));
     }
 
     #[test]

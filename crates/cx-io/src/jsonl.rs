@@ -80,7 +80,7 @@ pub(crate) fn scan_file<S: RowSink>(
         options,
         sinks,
         progress,
-        |b| memrchr(b'\n', b).map(|i| i + 1),
+        &|b: &[u8], _careful: &mut bool| memrchr(b'\n', b).map(|i| i + 1),
         |sink, data, first_line| {
             let text = decode(encoding, data);
             parse_lines(path, &text, first_line, &names, file_index, sink)

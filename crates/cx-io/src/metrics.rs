@@ -44,7 +44,9 @@ struct Plan {
     time: TimeFilter,
 }
 
+/// Excluded cells are counted per (role, reason); a role is a slot index or this.
 type ExclusionKey = (usize, ExclusionReason);
+const TIME_ROLE: usize = usize::MAX;
 
 /// Per-worker state.
 struct MetricsSink<'p> {
@@ -74,8 +76,9 @@ impl<'p> MetricsSink<'p> {
         }
     }
 
-    fn exclude(&mut self, column: usize, reason: ExclusionReason, at: RowLoc) {
-        let entry = self.excluded.entry((column, reason)).or_default();
+    /// Records an excluded cell of `role`: a slot index, or [`TIME_ROLE`].
+    fn exclude(&mut self, role: usize, reason: ExclusionReason, at: RowLoc) {
+        let entry = self.excluded.entry((role, reason)).or_default();
         entry.0 += 1;
         let examples = &mut entry.1;
         if examples.len() < EXAMPLES_KEPT || examples.last().is_some_and(|l| at < *l) {
@@ -166,8 +169,8 @@ impl RowSink for MetricsSink<'_> {
                     Some(b) => b,
                     None => return,
                 },
-                Ok(None) => return self.exclude(c, ExclusionReason::MissingDate, at),
-                Err(()) => return self.exclude(c, ExclusionReason::BadDate, at),
+                Ok(None) => return self.exclude(TIME_ROLE, ExclusionReason::MissingDate, at),
+                Err(()) => return self.exclude(TIME_ROLE, ExclusionReason::BadDate, at),
             },
         };
         let group = self.group_index(cells, bucket);
@@ -177,11 +180,11 @@ impl RowSink for MetricsSink<'_> {
                 ScoreCell::Blank => None,
                 ScoreCell::Value(v) if plan.slots[k].scale.contains(v) => Some(v),
                 ScoreCell::Value(_) => {
-                    self.exclude(col, ExclusionReason::OutOfRange, at);
+                    self.exclude(k, ExclusionReason::OutOfRange, at);
                     None
                 }
                 ScoreCell::Invalid => {
-                    self.exclude(col, ExclusionReason::NotANumber, at);
+                    self.exclude(k, ExclusionReason::NotANumber, at);
                     None
                 }
             };
@@ -256,16 +259,15 @@ pub fn compute(
     }
     let exclusions = excluded
         .into_iter()
-        .map(|((col, reason), (count, mut examples))| {
+        .map(|((role, reason), (count, mut examples))| {
             examples.sort_unstable();
             examples.truncate(EXAMPLES_KEPT);
-            let slot = plan
-                .slot_cols
-                .iter()
-                .position(|&c| c == col)
-                .map(|k| &plan.slots[k]);
+            let slot = plan.slots.get(role);
             Exclusion {
-                column: columns[col].clone(),
+                column: match slot {
+                    Some(_) => request.slot_columns[role].clone(),
+                    None => request.time_column.clone().unwrap_or_default(),
+                },
                 metric: slot.map_or_else(|| "time".to_string(), |s| s.name.clone()),
                 reason,
                 expected: Some(match slot {

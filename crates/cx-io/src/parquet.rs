@@ -12,7 +12,8 @@ use arrow_array::types::{
     TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{
-    Array, ArrayRef, LargeStringArray, PrimitiveArray, RecordBatch, StringArray, StringViewArray,
+    Array, ArrayRef, BooleanArray, LargeStringArray, PrimitiveArray, RecordBatch, StringArray,
+    StringViewArray,
 };
 use arrow_buffer::NullBuffer;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
@@ -53,6 +54,16 @@ pub(crate) fn scan_file<S: RowSink>(
                     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
                     f.is_nullable(),
                 )),
+                // pandas categoricals arrive as dictionary<int8|int16, string>.
+                DataType::Dictionary(_, v)
+                    if matches!(v.as_ref(), DataType::Utf8 | DataType::LargeUtf8) =>
+                {
+                    Arc::new(Field::new(
+                        f.name(),
+                        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                        f.is_nullable(),
+                    ))
+                }
                 _ => Arc::clone(f),
             })
             .collect::<Vec<_>>(),
@@ -151,9 +162,12 @@ enum Column<'a> {
     LargeUtf8(&'a LargeStringArray),
     Utf8View(&'a StringViewArray),
     Dict(&'a PrimitiveArray<Int32Type>, &'a StringArray),
+    /// A dictionary with other key types: keys normalised once per batch.
+    AnyDict(Vec<usize>, &'a StringArray),
+    Bool(&'a BooleanArray),
     Date32(&'a PrimitiveArray<Date32Type>),
-    /// Timestamps as i64 with units per day.
-    Timestamp(&'a [i64], i64),
+    /// Timestamps as i64, with units per day and the zone's offset in units.
+    Timestamp(&'a [i64], i64, i64),
     Unsupported,
 }
 
@@ -174,7 +188,7 @@ impl<'a> Column<'a> {
             DataType::LargeUtf8 => Column::LargeUtf8(array.as_string()),
             DataType::Utf8View => Column::Utf8View(array.as_string_view()),
             DataType::Date32 => Column::Date32(array.as_primitive()),
-            DataType::Timestamp(unit, _) => {
+            DataType::Timestamp(unit, zone) => {
                 let per_day: i64 = match unit {
                     TimeUnit::Second => 86_400,
                     TimeUnit::Millisecond => 86_400_000,
@@ -193,7 +207,10 @@ impl<'a> Column<'a> {
                         array.as_primitive::<TimestampNanosecondType>().values()
                     }
                 };
-                Column::Timestamp(values, per_day)
+                // Local calendar date as written: shift instants by the zone's offset.
+                let offset =
+                    zone.as_deref().and_then(zone_offset_seconds).unwrap_or(0) * (per_day / 86_400);
+                Column::Timestamp(values, per_day, offset)
             }
             DataType::Dictionary(key, value)
                 if key.as_ref() == &DataType::Int32 && value.as_ref() == &DataType::Utf8 =>
@@ -201,6 +218,13 @@ impl<'a> Column<'a> {
                 let d = array.as_dictionary::<Int32Type>();
                 Column::Dict(d.keys(), d.values().as_string())
             }
+            DataType::Dictionary(_, value) if value.as_ref() == &DataType::Utf8 => {
+                match array.as_any_dictionary_opt() {
+                    Some(d) => Column::AnyDict(d.normalized_keys(), d.values().as_string()),
+                    None => Column::Unsupported,
+                }
+            }
+            DataType::Boolean => Column::Bool(array.as_boolean()),
             _ => Column::Unsupported,
         }
     }
@@ -228,14 +252,57 @@ impl<'a> Column<'a> {
                 let k = keys.value(i);
                 Cell::DictText(k as u32, values.value(k as usize).as_bytes())
             }
+            Column::AnyDict(keys, values) => {
+                Cell::DictText(keys[i] as u32, values.value(keys[i]).as_bytes())
+            }
+            Column::Bool(a) => Cell::Text(if a.value(i) { b"true" } else { b"false" }),
             Column::Date32(a) => Cell::Date(Date::from_days(a.value(i))),
-            Column::Timestamp(v, per_day) => {
-                Cell::Date(Date::from_days(v[i].div_euclid(*per_day) as i32))
+            Column::Timestamp(v, per_day, offset) => {
+                Cell::Date(Date::from_days((v[i] + offset).div_euclid(*per_day) as i32))
             }
             // A type no metric reads (lists, structs, …): reported as not a number.
             Column::Unsupported => Cell::Text(b"(unsupported type)"),
         }
     }
+}
+
+/// The UTC offset of a Parquet/Arrow time zone: fixed offsets (`+08:00`,
+/// `-0500`, `UTC`) and the common zones without daylight saving time. Zones with
+/// daylight saving time fall back to UTC (no time-zone database is shipped).
+fn zone_offset_seconds(zone: &str) -> Option<i64> {
+    let z = zone.trim();
+    let fixed = |text: &str| -> Option<i64> {
+        let (sign, rest) = match text.as_bytes().first()? {
+            b'+' => (1, &text[1..]),
+            b'-' => (-1, &text[1..]),
+            _ => return None,
+        };
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        let (h, m) = match digits.len() {
+            2 => (digits.parse::<i64>().ok()?, 0),
+            4 => (
+                digits[..2].parse::<i64>().ok()?,
+                digits[2..].parse::<i64>().ok()?,
+            ),
+            _ => return None,
+        };
+        Some(sign * (h * 3600 + m * 60))
+    };
+    if let Some(s) = fixed(z) {
+        return Some(s);
+    }
+    let hours: f64 = match z {
+        "UTC" | "Z" | "Etc/UTC" | "GMT" => 0.0,
+        "Asia/Shanghai" | "Asia/Chongqing" | "Asia/Harbin" | "PRC" | "Asia/Hong_Kong"
+        | "Asia/Macau" | "Asia/Taipei" | "Asia/Singapore" | "Asia/Kuala_Lumpur" | "Asia/Manila"
+        | "Australia/Perth" => 8.0,
+        "Asia/Tokyo" | "Asia/Seoul" => 9.0,
+        "Asia/Bangkok" | "Asia/Jakarta" | "Asia/Ho_Chi_Minh" => 7.0,
+        "Asia/Kolkata" | "Asia/Calcutta" => 5.5,
+        "Asia/Dubai" => 4.0,
+        _ => return None,
+    };
+    Some((hours * 3600.0) as i64)
 }
 
 fn feed<S: RowSink>(
@@ -264,5 +331,19 @@ fn feed<S: RowSink>(
                 line: first_row + i as u64 + 1,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::zone_offset_seconds;
+
+    #[test]
+    fn zone_offsets() {
+        assert_eq!(zone_offset_seconds("+08:00"), Some(8 * 3600));
+        assert_eq!(zone_offset_seconds("-0530"), Some(-(5 * 3600 + 30 * 60)));
+        assert_eq!(zone_offset_seconds("Asia/Shanghai"), Some(8 * 3600));
+        assert_eq!(zone_offset_seconds("UTC"), Some(0));
+        assert_eq!(zone_offset_seconds("America/New_York"), None);
     }
 }

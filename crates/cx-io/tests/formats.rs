@@ -409,6 +409,125 @@ fn unbalanced_quote_is_an_error_not_a_memory_hog() {
     );
 }
 
+#[test]
+fn parquet_categoricals_and_zoned_timestamps() {
+    use arrow_array::types::Int8Type;
+    use arrow_array::{Array, DictionaryArray, TimestampSecondArray};
+    let dir = tempdir();
+    let path = dir.join("pandas.parquet");
+    // pandas writes categoricals as dictionary<int8, string>; timestamps with a zone
+    // are UTC instants: 2026-03-31T16:30Z is 2026-04-01 00:30 in Shanghai.
+    let region: DictionaryArray<Int8Type> = vec!["华东", "华南", "华东"].into_iter().collect();
+    let at = TimestampSecondArray::from(vec![1_774_974_600_i64; 3]).with_timezone("Asia/Shanghai");
+    let nps = Int64Array::from(vec![Some(10), Some(3), None]);
+    let schema = Schema::new(vec![
+        Field::new("region", region.data_type().clone(), false),
+        Field::new("submitted_at", at.data_type().clone(), false),
+        Field::new("nps", DataType::Int64, true),
+    ]);
+    let batch = RecordBatch::try_new(
+        Arc::new(schema),
+        vec![Arc::new(region), Arc::new(at), Arc::new(nps)],
+    )
+    .expect("batch");
+    let mut writer = parquet::arrow::ArrowWriter::try_new(
+        File::create(&path).expect("create"),
+        batch.schema(),
+        None,
+    )
+    .expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+
+    let mut req = nps_only();
+    req.time_column = Some("submitted_at".into());
+    req.time = TimeFilter::new(Some(Interval::Quarter), None, None, false).expect("valid");
+    let report = run(&[path], &req, &ScanOptions::default());
+    let keys: Vec<String> = report
+        .groups
+        .iter()
+        .map(|g| serde_json::to_string(&g.key).expect("json"))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            r#"{"region":"华东","period":"2026-Q2"}"#,
+            r#"{"region":"华南","period":"2026-Q2"}"#
+        ]
+    );
+    assert_eq!(report.groups[0].figures.nps.as_ref().map(|n| n.n), Some(1));
+}
+
+fn nps_only() -> MetricsRequest {
+    let mut req = request(&["region"], None, false);
+    req.slot_columns.truncate(1);
+    req.spec.csat = None;
+    req.spec.ces = None;
+    req.spec.dims.clear();
+    req.time_column = None;
+    req
+}
+
+#[test]
+fn stray_quote_in_an_unquoted_field_is_text_in_big_and_small_files() {
+    let dir = tempdir();
+    let path = dir.join("stray.csv");
+    let mut text = String::from("region,nps,note\n华东,9,27\" monitor\n");
+    for i in 0..3000 {
+        text.push_str(&format!("华南,{},\"quoted, with\nnewline\"\n", i % 11));
+    }
+    std::fs::write(&path, &text).expect("write");
+    let small_blocks = ScanOptions {
+        block_size: 64,
+        threads: 2,
+        ..ScanOptions::default()
+    };
+    let a = run(std::slice::from_ref(&path), &nps_only(), &small_blocks);
+    let b = run(
+        std::slice::from_ref(&path),
+        &nps_only(),
+        &ScanOptions::default(),
+    );
+    assert_eq!(a, b);
+    assert_eq!(a.overall.n, 3001);
+}
+
+#[test]
+fn unclosed_quote_in_a_small_file_is_an_error() {
+    let dir = tempdir();
+    let path = dir.join("unclosed.csv");
+    std::fs::write(&path, "region,nps\n华东,9\n华南,\"7\n华北,8\n").expect("write");
+    let err =
+        compute(&[path], &nps_only(), &ScanOptions::default(), &|_| {}).expect_err("unclosed");
+    assert!(err.to_string().contains("unclosed.csv:3:"), "{err}");
+}
+
+#[test]
+fn a_bad_block_with_one_worker_fails_instead_of_hanging() {
+    let dir = tempdir();
+    let path = dir.join("late-gbk.csv");
+    let mut bytes = b"region,nps\n".to_vec();
+    for _ in 0..2000 {
+        bytes.extend_from_slice(b"east,9\n");
+    }
+    // GBK bytes long after the start: auto-detection chose UTF-8.
+    bytes.extend_from_slice(b"\xbb\xaa\xb6\xab,9\n");
+    for _ in 0..2000 {
+        bytes.extend_from_slice(b"east,9\n");
+    }
+    std::fs::write(&path, bytes).expect("write");
+    let options = ScanOptions {
+        threads: 1,
+        block_size: 16,
+        ..ScanOptions::default()
+    };
+    let err = compute(&[path], &nps_only(), &options, &|_| {}).expect_err("not UTF-8");
+    assert!(
+        err.to_string().contains("late-gbk.csv:2002:") && err.to_string().contains("gb18030"),
+        "{err}"
+    );
+}
+
 fn tempdir() -> PathBuf {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);

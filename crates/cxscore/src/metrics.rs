@@ -106,6 +106,11 @@ pub fn request_from(args: &MetricsArgs) -> anyhow::Result<MetricsRequest> {
         date("--to", &args.to)?,
         args.compare.is_some(),
     )?;
+    if interval.is_some() && args.by.iter().any(|b| b == "period") {
+        anyhow::bail!(
+            "--by period clashes with the period that --interval adds to each group's key"
+        );
+    }
     if time.needs_dates() && args.time.is_none() {
         anyhow::bail!(
             "--interval, --from and --to need --time COL, the column with the response date"

@@ -80,7 +80,9 @@ impl ContactRole {
             "technical_evaluator" | "tech_evaluator" | "technical" | "技术评估者" | "技术评估" => {
                 ContactRole::TechnicalEvaluator
             }
-            "purchaser" | "buyer" | "procurement" | "采购" | "采购者" | "采购人" => ContactRole::Purchaser,
+            "purchaser" | "buyer" | "procurement" | "采购" | "采购者" | "采购人" => {
+                ContactRole::Purchaser
+            }
             "user" | "end_user" | "使用者" | "用户" => ContactRole::User,
             "gatekeeper" | "把关者" | "守门人" => ContactRole::Gatekeeper,
             _ => return None,
@@ -163,7 +165,9 @@ impl InteractionKind {
             "call" | "phone" | "电话" | "通话" => InteractionKind::Call,
             "event" | "活动" | "会议" => InteractionKind::Event,
             "training" | "培训" => InteractionKind::Training,
-            "support_ticket" | "ticket" | "support" | "工单" | "服务工单" => InteractionKind::SupportTicket,
+            "support_ticket" | "ticket" | "support" | "工单" | "服务工单" => {
+                InteractionKind::SupportTicket
+            }
             "complaint" | "投诉" => InteractionKind::Complaint,
             _ => return None,
         })
@@ -212,7 +216,9 @@ impl FeedbackSource {
             "complaint" | "投诉" => FeedbackSource::Complaint,
             "interview" | "访谈" | "采访" => FeedbackSource::Interview,
             "focus_group" | "焦点小组" | "座谈会" => FeedbackSource::FocusGroup,
-            "social_media" | "social" | "社交媒体" | "微博" | "微信" => FeedbackSource::SocialMedia,
+            "social_media" | "social" | "社交媒体" | "微博" | "微信" => {
+                FeedbackSource::SocialMedia
+            }
             "survey" | "问卷" | "调查" => FeedbackSource::Survey,
             "other" | "其他" => FeedbackSource::Other,
             _ => return None,
@@ -264,7 +270,9 @@ pub fn parse_amount(text: &str) -> Option<i64> {
         negative = true;
         t = t[1..t.len() - 1].to_string();
     }
-    for prefix in ["CNY", "RMB", "USD", "EUR", "HKD", "¥", "￥", "$", "€", "£", "元"] {
+    for prefix in [
+        "CNY", "RMB", "USD", "EUR", "HKD", "¥", "￥", "$", "€", "£", "元",
+    ] {
         t = t.replace(prefix, "");
     }
     let mut t = t.trim().replace([',', '，', ' ', '\u{a0}'], "");
@@ -278,7 +286,10 @@ pub fn parse_amount(text: &str) -> Option<i64> {
     } else {
         1.0
     };
-    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit() || c == '.') || t.matches('.').count() > 1 {
+    if t.is_empty()
+        || !t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        || t.matches('.').count() > 1
+    {
         return None;
     }
     let value: f64 = t.parse().ok()?;
@@ -286,7 +297,11 @@ pub fn parse_amount(text: &str) -> Option<i64> {
     if !minor.is_finite() || minor.abs() > 9e15 {
         return None;
     }
-    Some(if negative { -(minor as i64) } else { minor as i64 })
+    Some(if negative {
+        -(minor as i64)
+    } else {
+        minor as i64
+    })
 }
 
 /// Normalises a tier label: key account / KA / 大客户 / 重点客户 → `key`; others lowercased.
@@ -297,7 +312,8 @@ pub fn normalize_tier(text: &str) -> Option<String> {
     }
     let lower = t.to_lowercase();
     Some(match lower.as_str() {
-        "key" | "key account" | "key_account" | "ka" | "大客户" | "重点客户" | "战略客户" | "vip" => "key".into(),
+        "key" | "key account" | "key_account" | "ka" | "大客户" | "重点客户" | "战略客户"
+        | "vip" => "key".into(),
         _ => lower,
     })
 }
@@ -328,11 +344,23 @@ mod tests {
 
     #[test]
     fn labels_in_both_languages() {
-        assert_eq!(ContactRole::parse("决策者"), Some(ContactRole::DecisionMaker));
-        assert_eq!(ContactRole::parse("Technical Evaluator"), Some(ContactRole::TechnicalEvaluator));
+        assert_eq!(
+            ContactRole::parse("决策者"),
+            Some(ContactRole::DecisionMaker)
+        );
+        assert_eq!(
+            ContactRole::parse("Technical Evaluator"),
+            Some(ContactRole::TechnicalEvaluator)
+        );
         assert_eq!(ContactRole::parse("ceo"), None);
-        assert_eq!(InteractionKind::parse("投诉"), Some(InteractionKind::Complaint));
-        assert_eq!(FeedbackSource::parse("Focus group"), Some(FeedbackSource::FocusGroup));
+        assert_eq!(
+            InteractionKind::parse("投诉"),
+            Some(InteractionKind::Complaint)
+        );
+        assert_eq!(
+            FeedbackSource::parse("Focus group"),
+            Some(FeedbackSource::FocusGroup)
+        );
         assert_eq!(normalize_tier("大客户").as_deref(), Some("key"));
         assert_eq!(normalize_tier("Gold").as_deref(), Some("gold"));
     }

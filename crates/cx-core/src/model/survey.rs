@@ -31,7 +31,10 @@ enum TextForm {
 impl From<TextForm> for LocalizedText {
     fn from(f: TextForm) -> Self {
         match f {
-            TextForm::Plain(s) => LocalizedText { zh: None, en: Some(s) },
+            TextForm::Plain(s) => LocalizedText {
+                zh: None,
+                en: Some(s),
+            },
             TextForm::Localized { zh, en } => LocalizedText { zh, en },
         }
     }
@@ -40,12 +43,17 @@ impl From<TextForm> for LocalizedText {
 impl LocalizedText {
     /// The text in `lang` (`zh` or `en`), falling back to the other language.
     pub fn get(&self, lang: &str) -> &str {
-        let (first, second) = if lang.starts_with("zh") { (&self.zh, &self.en) } else { (&self.en, &self.zh) };
+        let (first, second) = if lang.starts_with("zh") {
+            (&self.zh, &self.en)
+        } else {
+            (&self.en, &self.zh)
+        };
         first.as_deref().or(second.as_deref()).unwrap_or("")
     }
 
     fn is_empty(&self) -> bool {
-        self.zh.as_deref().unwrap_or("").trim().is_empty() && self.en.as_deref().unwrap_or("").trim().is_empty()
+        self.zh.as_deref().unwrap_or("").trim().is_empty()
+            && self.en.as_deref().unwrap_or("").trim().is_empty()
     }
 }
 
@@ -148,13 +156,22 @@ impl Question {
         match self.kind {
             QuestionKind::Choice => {
                 let mut chosen = Vec::new();
-                for part in trimmed.split([';', '|', '；']).map(str::trim).filter(|p| !p.is_empty()) {
+                for part in trimmed
+                    .split([';', '|', '；'])
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                {
                     let option = self
                         .options
                         .iter()
-                        .find(|o| o.id == part || o.text.zh.as_deref() == Some(part) || o.text.en.as_deref() == Some(part))
+                        .find(|o| {
+                            o.id == part
+                                || o.text.zh.as_deref() == Some(part)
+                                || o.text.en.as_deref() == Some(part)
+                        })
                         .ok_or_else(|| {
-                            let ids: Vec<&str> = self.options.iter().map(|o| o.id.as_str()).collect();
+                            let ids: Vec<&str> =
+                                self.options.iter().map(|o| o.id.as_str()).collect();
                             format!("{part:?} is not an option ({})", ids.join(", "))
                         })?;
                     chosen.push(option.id.clone());
@@ -196,9 +213,15 @@ impl SurveyDefinition {
         let mut problems = Vec::new();
         let slug_ok = !self.slug.is_empty()
             && self.slug.len() <= 64
-            && self.slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && self
+                .slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !slug_ok {
-            problems.push(format!("slug {:?}: use 1–64 lowercase letters, digits and dashes", self.slug));
+            problems.push(format!(
+                "slug {:?}: use 1–64 lowercase letters, digits and dashes",
+                self.slug
+            ));
         }
         if self.title.is_empty() {
             problems.push("title: give a zh or en title".into());
@@ -236,14 +259,22 @@ impl SurveyDefinition {
                 }
                 _ => {}
             }
-            if q.kind == QuestionKind::Rating && q.dimension.as_deref().is_none_or(|d| d.trim().is_empty()) {
-                problems.push(format!("{at}: a rating question names its dimension (e.g. product_quality)"));
+            if q.kind == QuestionKind::Rating
+                && q.dimension.as_deref().is_none_or(|d| d.trim().is_empty())
+            {
+                problems.push(format!(
+                    "{at}: a rating question names its dimension (e.g. product_quality)"
+                ));
             }
             if q.direction.is_some() && q.kind != QuestionKind::Ces {
                 problems.push(format!("{at}: direction applies to CES questions only"));
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// The question with id `id`.
@@ -277,9 +308,16 @@ mod tests {
         let s: SurveyDefinition = serde_json::from_str(SPEC_EXAMPLE).expect("parses");
         assert_eq!(s.validate(), Ok(()));
         assert_eq!(s.questions.len(), 6);
-        assert_eq!(s.question("csat").and_then(Question::rating_scale), Some(Scale::one_to(5).expect("valid")));
+        assert_eq!(
+            s.question("csat").and_then(Question::rating_scale),
+            Some(Scale::one_to(5).expect("valid"))
+        );
         assert_eq!(s.title.get("zh"), "交付满意度调查");
-        assert_eq!(s.questions[5].text.get("zh"), "Your role", "falls back to the other language");
+        assert_eq!(
+            s.questions[5].text.get("zh"),
+            "Your role",
+            "falls back to the other language"
+        );
     }
 
     #[test]
@@ -288,13 +326,23 @@ mod tests {
         let nps = s.question("nps").expect("nps");
         assert_eq!(nps.parse_answer(" 9 "), Ok(Some(AnswerValue::Score(9))));
         assert_eq!(nps.parse_answer(""), Ok(None));
-        assert!(nps.parse_answer("11").expect_err("off scale").contains("0–10"));
+        assert!(
+            nps.parse_answer("11")
+                .expect_err("off scale")
+                .contains("0–10")
+        );
         assert!(nps.parse_answer("N/A").is_err());
         let role = s.question("role").expect("role");
-        assert_eq!(role.parse_answer("采购"), Ok(Some(AnswerValue::Choices(vec!["buyer".into()]))));
+        assert_eq!(
+            role.parse_answer("采购"),
+            Ok(Some(AnswerValue::Choices(vec!["buyer".into()])))
+        );
         assert!(role.parse_answer("ceo").is_err());
         let why = s.question("why").expect("why");
-        assert_eq!(why.parse_answer(" 太慢了 "), Ok(Some(AnswerValue::Text("太慢了".into()))));
+        assert_eq!(
+            why.parse_answer(" 太慢了 "),
+            Ok(Some(AnswerValue::Text("太慢了".into())))
+        );
     }
 
     #[test]

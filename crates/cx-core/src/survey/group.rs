@@ -331,7 +331,9 @@ impl GroupAccumulator {
             previous_period: None,
             warnings: Vec::new(),
         };
-        if !group_hidden && !self.dims.is_empty() {
+        // A CSI built on a hidden dimension would reveal it (CSI minus the others).
+        let any_dim_hidden = f.dims.0.iter().any(|(_, d)| d.suppressed);
+        if !group_hidden && !self.dims.is_empty() && !any_dim_hidden {
             if let Some(csi) = self.pairs.evaluate(&self.dims, &spec.weights) {
                 f.csi = Some(csi.value);
                 f.csi_ci95 = csi.ci95;
@@ -376,19 +378,30 @@ impl GroupAccumulator {
     }
 
     /// Adds the changes against `previous` to `figures` (skipping hidden figures).
-    pub fn compare_into(&self, previous: &GroupAccumulator, figures: &mut GroupFigures) {
+    pub fn compare_into(
+        &self,
+        previous: &GroupAccumulator,
+        figures: &mut GroupFigures,
+        disclosure: Disclosure,
+    ) {
+        // In an anonymous survey the previous figure is shown through `previous`
+        // and `diff`, so it must itself be big enough to show.
+        let shown_before = |n: u64| !disclosure.flags(n).1 && !disclosure.flags(previous.rows).1;
         if let (Some(cur), Some(prev), Some(f)) = (&self.nps, &previous.nps, &mut figures.nps)
             && !f.suppressed
+            && shown_before(prev.counts().n())
         {
             f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
         }
         if let (Some(cur), Some(prev), Some(f)) = (&self.csat, &previous.csat, &mut figures.csat)
             && !f.suppressed
+            && shown_before(prev.counts().n())
         {
             f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
         }
         if let (Some(cur), Some(prev), Some(f)) = (&self.ces, &previous.ces, &mut figures.ces)
             && !f.suppressed
+            && shown_before(prev.ease_counts().n())
         {
             f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
         }
@@ -398,9 +411,76 @@ impl GroupAccumulator {
             .zip(&previous.dims)
             .zip(figures.dims.0.iter_mut())
         {
-            if !f.suppressed {
+            if !f.suppressed && shown_before(prev.counts().n()) {
                 f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(anonymous: bool) -> MetricsSpec {
+        let five = Scale::one_to(5).expect("valid");
+        MetricsSpec {
+            nps: true,
+            csat: None,
+            ces: None,
+            dims: vec![
+                DimensionSpec {
+                    name: "a".into(),
+                    scale: five,
+                },
+                DimensionSpec {
+                    name: "b".into(),
+                    scale: five,
+                },
+            ],
+            weights: vec![],
+            disclosure: Disclosure { anonymous },
+        }
+    }
+
+    #[test]
+    fn anonymous_csi_never_reveals_a_hidden_dimension() {
+        let mut acc = GroupAccumulator::new(&spec(true));
+        for i in 0..6 {
+            // Only two respondents rated `a`.
+            let a = (i < 2).then_some(5);
+            acc.record(&[Some(9), a, Some(3)]);
+        }
+        let f = acc.evaluate(&spec(true));
+        assert!(
+            f.dims
+                .get("a")
+                .is_some_and(|d| d.suppressed && d.mean.is_none())
+        );
+        assert_eq!(f.csi, None);
+        assert!(f.warnings.contains(&"suppressed".to_string()));
+        // Not anonymous: everything shown, with a small-sample warning.
+        let f = acc.evaluate(&spec(false));
+        assert_eq!(f.csi, Some(75.0));
+        assert_eq!(f.warnings, vec!["small_sample".to_string()]);
+    }
+
+    #[test]
+    fn anonymous_comparison_never_reveals_a_small_previous_period() {
+        let (mut now, mut before) = (
+            GroupAccumulator::new(&spec(true)),
+            GroupAccumulator::new(&spec(true)),
+        );
+        for _ in 0..10 {
+            now.record(&[Some(10), Some(4), Some(4)]);
+        }
+        for _ in 0..3 {
+            before.record(&[Some(0), Some(1), Some(1)]);
+        }
+        let mut f = now.evaluate(&spec(true));
+        now.compare_into(&before, &mut f, Disclosure { anonymous: true });
+        assert!(f.nps.as_ref().is_some_and(|n| n.change.is_none()));
+        now.compare_into(&before, &mut f, Disclosure { anonymous: false });
+        assert!(f.nps.as_ref().is_some_and(|n| n.change.is_some()));
     }
 }

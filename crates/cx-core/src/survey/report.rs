@@ -170,7 +170,7 @@ pub fn build_report(
                 )),
             };
             if let Some(prev) = previous {
-                stats.compare_into(prev, &mut figures);
+                stats.compare_into(prev, &mut figures, spec.disclosure);
                 figures.previous_period = bucket.period.map(|p| p.previous().to_string());
             }
         }
@@ -187,9 +187,10 @@ pub fn build_report(
         .previous_window()
         .map(|(lo, hi)| [lo.to_string(), hi.to_string()]);
     if comparison_window.is_some() && overall_reference.rows() > 0 {
-        overall.compare_into(&overall_reference, &mut overall_figures);
+        overall.compare_into(&overall_reference, &mut overall_figures, spec.disclosure);
     }
-    excluded.sort_by(|a, b| (&a.column, a.reason).cmp(&(&b.column, b.reason)));
+    excluded
+        .sort_by(|a, b| (&a.column, &a.metric, a.reason).cmp(&(&b.column, &b.metric, b.reason)));
     MetricsReport {
         groups,
         overall: overall_figures,
