@@ -1,0 +1,530 @@
+//! The implementation both backends share. SQL is written once with `$N`
+//! placeholders (SQLite accepts them too); the few differences are in
+//! [`crate::Dialect`]. Every value is a bound parameter; the only text spliced
+//! into SQL is our own fragments and `--by` field names, which
+//! [`crate::field_expr`] rejects when they contain quotes or backslashes
+//! (hence the `AssertSqlSafe` wrappers). A macro stamps it out for each pool type, because
+//! sqlx's generic bounds over two databases would drown the logic.
+
+macro_rules! impl_store {
+    ($ty:ident, $backend:expr, $dialect:expr) => {
+        impl $crate::Store for $ty {
+            fn backend(&self) -> $crate::Backend {
+                $backend
+            }
+
+            async fn create_survey(
+                &self,
+                definition: &cx_core::model::survey::SurveyDefinition,
+            ) -> Result<cx_core::model::SurveyId, $crate::StoreError> {
+                use sqlx::Row;
+                if let Err(problems) = definition.validate() {
+                    return Err($crate::StoreError::Invalid(problems.join("; ")));
+                }
+                let json = serde_json::to_string(definition).map_err(|e| $crate::StoreError::Invalid(e.to_string()))?;
+                let title = definition.title.get("en").to_string();
+                let row = sqlx::query(
+                    "INSERT INTO surveys (slug, title, anonymous, definition, created_at) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (slug) DO NOTHING RETURNING id",
+                )
+                .bind(&definition.slug)
+                .bind(&title)
+                .bind(definition.anonymous)
+                .bind(&json)
+                .bind($crate::now_rfc3339())
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(r) => Ok(cx_core::model::SurveyId(r.try_get::<i64, _>(0)?)),
+                    None => Err($crate::StoreError::Conflict(format!(
+                        "a survey with slug {:?} already exists",
+                        definition.slug
+                    ))),
+                }
+            }
+
+            async fn surveys(&self) -> Result<Vec<$crate::StoredSurvey>, $crate::StoreError> {
+                let rows = sqlx::query(
+                    "SELECT s.id, s.definition, (SELECT COUNT(*) FROM responses r WHERE r.survey_id = s.id)
+                     FROM surveys s ORDER BY s.id DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter().map($crate::common::stored_survey).collect()
+            }
+
+            async fn survey(&self, key: &str) -> Result<$crate::StoredSurvey, $crate::StoreError> {
+                let id: i64 = key.trim().parse().unwrap_or(-1);
+                let row = sqlx::query(
+                    "SELECT s.id, s.definition, (SELECT COUNT(*) FROM responses r WHERE r.survey_id = s.id)
+                     FROM surveys s WHERE s.id = $1 OR s.slug = $2",
+                )
+                .bind(id)
+                .bind(key.trim())
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(r) => $crate::common::stored_survey(&r),
+                    None => Err($crate::StoreError::NotFound(format!(
+                        "no survey {key:?}; `cxscore survey list` shows the surveys"
+                    ))),
+                }
+            }
+
+            async fn insert_responses(
+                &self,
+                survey: cx_core::model::SurveyId,
+                batch: &[$crate::NewResponse],
+            ) -> Result<$crate::InsertCounts, $crate::StoreError> {
+                use sqlx::Row;
+                let mut counts = $crate::InsertCounts::default();
+                let mut tx = self.pool.begin().await?;
+                let insert = format!(
+                    "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language,
+                       account_id, contact_id, metadata)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {})
+                     ON CONFLICT (survey_id, dedupe_key) DO NOTHING RETURNING id",
+                    ($dialect.json_param)(9)
+                );
+                for r in batch {
+                    let metadata = serde_json::Value::Object(r.metadata.clone()).to_string();
+                    let row = sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
+                        .bind(survey.0)
+                        .bind(&r.dedupe_key)
+                        .bind(&r.submitted_at)
+                        .bind(i64::from(r.submitted_on.days()))
+                        .bind(&r.channel)
+                        .bind(&r.language)
+                        .bind(r.account.map(|a| a.0))
+                        .bind(r.contact.map(|c| c.0))
+                        .bind(metadata)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some(row) = row else {
+                        counts.duplicate += 1;
+                        continue;
+                    };
+                    let id: i64 = row.try_get(0)?;
+                    for (question, value) in &r.answers {
+                        let (int, text) = $crate::common::answer_columns(value);
+                        sqlx::query(
+                            "INSERT INTO answers (response_id, question_id, value_int, value_text) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(id)
+                        .bind(question)
+                        .bind(int)
+                        .bind(text)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    counts.inserted += 1;
+                }
+                tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn insert_accounts(
+                &self,
+                batch: &[cx_core::model::customer::Account],
+            ) -> Result<$crate::InsertCounts, $crate::StoreError> {
+                let mut counts = $crate::InsertCounts::default();
+                let mut tx = self.pool.begin().await?;
+                for a in batch {
+                    let done = sqlx::query(
+                        "INSERT INTO accounts (external_id, name, industry, region, tier, sales_team, owner, since, until)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (external_id) DO NOTHING",
+                    )
+                    .bind(&a.external_id)
+                    .bind(&a.name)
+                    .bind(&a.industry)
+                    .bind(&a.region)
+                    .bind(&a.tier)
+                    .bind(&a.sales_team)
+                    .bind(&a.owner)
+                    .bind(a.since.map(|d| d.to_string()))
+                    .bind(a.until.map(|d| d.to_string()))
+                    .execute(&mut *tx)
+                    .await?;
+                    counts += $crate::common::counted(done.rows_affected(), 1);
+                }
+                tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn insert_contacts(
+                &self,
+                batch: &[(cx_core::model::AccountId, cx_core::model::customer::Contact)],
+            ) -> Result<$crate::InsertCounts, $crate::StoreError> {
+                let mut counts = $crate::InsertCounts::default();
+                let mut tx = self.pool.begin().await?;
+                for (account, c) in batch {
+                    let done = sqlx::query(
+                        "INSERT INTO contacts (external_id, account_id, name, role, influence, email, phone)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (external_id) DO NOTHING",
+                    )
+                    .bind(&c.external_id)
+                    .bind(account.0)
+                    .bind(&c.name)
+                    .bind(c.role.map(|r| r.as_str()))
+                    .bind(c.influence)
+                    .bind(&c.email)
+                    .bind(&c.phone)
+                    .execute(&mut *tx)
+                    .await?;
+                    counts += $crate::common::counted(done.rows_affected(), 1);
+                }
+                tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn insert_transactions(
+                &self,
+                batch: &[$crate::KeyedTransaction],
+            ) -> Result<$crate::InsertCounts, $crate::StoreError> {
+                let mut counts = $crate::InsertCounts::default();
+                let mut tx = self.pool.begin().await?;
+                // Multi-row inserts: 9 parameters a row, well under both limits.
+                for chunk in batch.chunks(500) {
+                    let mut sql = String::from(
+                        "INSERT INTO transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line) VALUES ",
+                    );
+                    for i in 0..chunk.len() {
+                        let b = i * 9;
+                        if i > 0 {
+                            sql.push(',');
+                        }
+                        sql.push_str(&format!(
+                            "(${}, ${}, ${}, (SELECT id FROM accounts WHERE external_id = ${}), ${}, ${}, ${}, ${}, ${})",
+                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9
+                        ));
+                    }
+                    sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                    for k in chunk {
+                        let t = &k.transaction;
+                        q = q
+                            .bind(&k.key)
+                            .bind(&t.external_id)
+                            .bind(&t.customer)
+                            .bind(&t.customer)
+                            .bind(t.date.to_string())
+                            .bind(i64::from(t.date.days()))
+                            .bind(t.amount_minor)
+                            .bind(&t.currency)
+                            .bind(&t.product_line);
+                    }
+                    let done = q.execute(&mut *tx).await?;
+                    counts += $crate::common::counted(done.rows_affected(), chunk.len() as u64);
+                }
+                tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn insert_feedback(
+                &self,
+                batch: &[$crate::KeyedFeedback],
+            ) -> Result<$crate::InsertCounts, $crate::StoreError> {
+                let mut counts = $crate::InsertCounts::default();
+                let mut tx = self.pool.begin().await?;
+                for k in batch {
+                    let f = &k.item;
+                    let done = sqlx::query(
+                        "INSERT INTO feedback (dedupe_key, customer, account_id, source, date, text)
+                         VALUES ($1, $2, (SELECT id FROM accounts WHERE external_id = $3), $4, $5, $6)
+                         ON CONFLICT (dedupe_key) DO NOTHING",
+                    )
+                    .bind(&k.key)
+                    .bind(&f.account)
+                    .bind(&f.account)
+                    .bind(f.source.as_str())
+                    .bind(f.date.to_string())
+                    .bind(&f.text)
+                    .execute(&mut *tx)
+                    .await?;
+                    counts += $crate::common::counted(done.rows_affected(), 1);
+                }
+                tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn insert_assessments(
+                &self,
+                batch: &[(cx_core::model::ContactId, cx_core::model::customer::Assessment)],
+            ) -> Result<$crate::InsertCounts, $crate::StoreError> {
+                let mut counts = $crate::InsertCounts::default();
+                let mut tx = self.pool.begin().await?;
+                for (contact, a) in batch {
+                    let r = |i: usize| a.ratings[i].map(i64::from);
+                    let done = sqlx::query(
+                        "INSERT INTO assessments (contact_id, period, satisfaction, loyalty, engagement,
+                           information_transfer, daily_guidance, project_support, competitive_preference)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (contact_id, period) DO NOTHING",
+                    )
+                    .bind(contact.0)
+                    .bind(&a.period)
+                    .bind(r(0))
+                    .bind(r(1))
+                    .bind(r(2))
+                    .bind(r(3))
+                    .bind(r(4))
+                    .bind(r(5))
+                    .bind(r(6))
+                    .execute(&mut *tx)
+                    .await?;
+                    counts += $crate::common::counted(done.rows_affected(), 1);
+                }
+                tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn account_ids(
+                &self,
+                codes: &[String],
+            ) -> Result<std::collections::HashMap<String, cx_core::model::AccountId>, $crate::StoreError> {
+                use sqlx::Row;
+                let mut out = std::collections::HashMap::new();
+                for chunk in codes.chunks(500) {
+                    let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!("SELECT external_id, id FROM accounts WHERE external_id IN ({})", list.join(","));
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                    for c in chunk {
+                        q = q.bind(c);
+                    }
+                    for row in q.fetch_all(&self.pool).await? {
+                        out.insert(row.try_get::<String, _>(0)?, cx_core::model::AccountId(row.try_get(1)?));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn contact_ids(
+                &self,
+                codes: &[String],
+            ) -> Result<std::collections::HashMap<String, cx_core::model::ContactId>, $crate::StoreError> {
+                use sqlx::Row;
+                let mut out = std::collections::HashMap::new();
+                for chunk in codes.chunks(500) {
+                    let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!("SELECT external_id, id FROM contacts WHERE external_id IN ({})", list.join(","));
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                    for c in chunk {
+                        q = q.bind(c);
+                    }
+                    for row in q.fetch_all(&self.pool).await? {
+                        out.insert(row.try_get::<String, _>(0)?, cx_core::model::ContactId(row.try_get(1)?));
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn table_counts(&self) -> Result<$crate::TableCounts, $crate::StoreError> {
+                let mut out = Vec::new();
+                for table in $crate::common::TABLES {
+                    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+                        .fetch_one(&self.pool)
+                        .await?;
+                    out.push((table, n as u64));
+                }
+                Ok($crate::TableCounts(out))
+            }
+
+            async fn day_rows(&self, slice: &$crate::ResponseSlice) -> Result<Vec<$crate::DayRows>, $crate::StoreError> {
+                let (select, group, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 2)?;
+                let sql = format!(
+                    "SELECT {select} r.submitted_day, COUNT(*) FROM responses r
+                     WHERE r.survey_id = $1 {filter} GROUP BY {group} r.submitted_day"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(slice.survey.0);
+                for b in &binds {
+                    q = q.bind(b);
+                }
+                let rows = q.fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        let (key, rest) = $crate::common::key_and_rest(row, slice.by.len())?;
+                        Ok($crate::DayRows { key, day: rest.0, count: rest.1 })
+                    })
+                    .collect()
+            }
+
+            async fn day_scores(
+                &self,
+                slice: &$crate::ResponseSlice,
+                question: &str,
+            ) -> Result<Vec<$crate::DayScore>, $crate::StoreError> {
+                use sqlx::Row;
+                let (select, group, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 3)?;
+                let sql = format!(
+                    "SELECT {select} r.submitted_day, a.value_int, COUNT(*) FROM responses r
+                     JOIN answers a ON a.response_id = r.id AND a.question_id = $2
+                     WHERE r.survey_id = $1 AND a.value_int IS NOT NULL {filter}
+                     GROUP BY {group} r.submitted_day, a.value_int"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(slice.survey.0).bind(question);
+                for b in &binds {
+                    q = q.bind(b);
+                }
+                let k = slice.by.len();
+                q.fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let key = (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?;
+                        Ok($crate::DayScore {
+                            key,
+                            day: row.try_get::<i64, _>(k)? as i32,
+                            value: row.try_get::<i64, _>(k + 1)?,
+                            count: row.try_get::<i64, _>(k + 2)? as u64,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn day_pairs(
+                &self,
+                slice: &$crate::ResponseSlice,
+                x: &str,
+                y: &str,
+            ) -> Result<Vec<$crate::DayPair>, $crate::StoreError> {
+                use sqlx::Row;
+                let (select, group, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 4)?;
+                let sql = format!(
+                    "SELECT {select} r.submitted_day, COUNT(*), CAST(SUM(a.value_int) AS BIGINT),
+                       CAST(SUM(b.value_int) AS BIGINT), CAST(SUM(a.value_int * b.value_int) AS BIGINT)
+                     FROM responses r
+                     JOIN answers a ON a.response_id = r.id AND a.question_id = $2
+                     JOIN answers b ON b.response_id = r.id AND b.question_id = $3
+                     WHERE r.survey_id = $1 AND a.value_int IS NOT NULL AND b.value_int IS NOT NULL {filter}
+                     GROUP BY {group} r.submitted_day"
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(slice.survey.0).bind(x).bind(y);
+                for b in &binds {
+                    q = q.bind(b);
+                }
+                let k = slice.by.len();
+                q.fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let key = (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?;
+                        Ok($crate::DayPair {
+                            key,
+                            day: row.try_get::<i64, _>(k)? as i32,
+                            n: row.try_get::<i64, _>(k + 1)? as u64,
+                            sum_x: row.try_get::<i64, _>(k + 2)?,
+                            sum_y: row.try_get::<i64, _>(k + 3)?,
+                            sum_xy: row.try_get::<i64, _>(k + 4)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+pub(crate) use impl_store;
+
+use sqlx::Row;
+
+use crate::{StoreError, StoredSurvey};
+
+/// Tables reported by `table_counts`, in dependency order.
+pub(crate) const TABLES: [&str; 11] = [
+    "surveys",
+    "responses",
+    "answers",
+    "accounts",
+    "contacts",
+    "transactions",
+    "interactions",
+    "feedback",
+    "assessments",
+    "tasks",
+    "users",
+];
+
+/// `(inserted, duplicate)` from rows affected out of `attempted`.
+pub(crate) fn counted(affected: u64, attempted: u64) -> crate::InsertCounts {
+    crate::InsertCounts {
+        inserted: affected,
+        duplicate: attempted - affected.min(attempted),
+    }
+}
+
+/// The value columns of an answer.
+pub(crate) fn answer_columns(
+    value: &cx_core::model::survey::AnswerValue,
+) -> (Option<i64>, Option<String>) {
+    use cx_core::model::survey::AnswerValue;
+    match value {
+        AnswerValue::Score(v) => (Some(*v), None),
+        AnswerValue::Text(t) => (None, Some(t.clone())),
+        AnswerValue::Choices(c) => (None, Some(c.join(";"))),
+    }
+}
+
+pub(crate) fn stored_survey<R: Row>(row: &R) -> Result<StoredSurvey, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let id: i64 = row.try_get(0)?;
+    let json: String = row.try_get(1)?;
+    let responses: i64 = row.try_get(2)?;
+    let definition = serde_json::from_str(&json).map_err(|e| {
+        StoreError::Invalid(format!("survey {id}: stored definition unreadable: {e}"))
+    })?;
+    Ok(StoredSurvey {
+        id: cx_core::model::SurveyId(id),
+        definition,
+        responses: responses as u64,
+    })
+}
+
+/// `(key values, (day, count))` of a `day_rows` row.
+pub(crate) fn key_and_rest<R: Row>(
+    row: &R,
+    k: usize,
+) -> Result<(Vec<String>, (i32, u64)), StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let key = (0..k)
+        .map(|i| row.try_get::<String, _>(i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let day: i64 = row.try_get(k)?;
+    let count: i64 = row.try_get(k + 1)?;
+    Ok((key, (day as i32, count as u64)))
+}
+
+/// SELECT prefix, GROUP BY prefix, WHERE suffix and its bind values for a
+/// slice; filter placeholders start at `$first`.
+pub(crate) fn slice_sql(
+    dialect: &crate::Dialect,
+    slice: &crate::ResponseSlice,
+    first: usize,
+) -> Result<(String, String, String, Vec<String>), StoreError> {
+    let mut select = String::new();
+    let mut group = String::new();
+    for (i, field) in slice.by.iter().enumerate() {
+        select.push_str(&crate::field_expr(dialect, field)?);
+        select.push_str(", ");
+        group.push_str(&format!("{}, ", i + 1));
+    }
+    let mut filter = String::new();
+    let mut binds = Vec::new();
+    for (field, values) in &slice.filters {
+        let expr = crate::field_expr(dialect, field)?;
+        let list: Vec<String> = values
+            .iter()
+            .map(|v| {
+                binds.push(v.trim().to_string());
+                format!("${}", first + binds.len() - 1)
+            })
+            .collect();
+        filter.push_str(&format!(" AND {expr} IN ({})", list.join(", ")));
+    }
+    Ok((select, group, filter, binds))
+}

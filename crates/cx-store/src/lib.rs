@@ -1,0 +1,408 @@
+//! # cx-store
+//!
+//! Where cxscore keeps surveys, responses and what it knows about customers:
+//! SQLite by default (`sqlite://cxscore.db`, WAL, foreign keys on) and
+//! PostgreSQL for a team server (`postgres://…`), chosen by the URL scheme.
+//! Each backend has its own migrations; both implement the same [`Store`]
+//! trait and pass the same conformance story (`tests/story.rs`).
+//!
+//! Survey metrics are computed by push-down ([`metrics`]): the database returns
+//! counts per score value per group and day, never the rows themselves, and
+//! `cx-core` finishes them exactly as it does for files.
+
+mod common;
+pub mod metrics;
+mod migrate;
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+
+use cx_core::model::customer::{Account, Assessment, Contact, FeedbackItem, Transaction};
+use cx_core::model::survey::{AnswerValue, SurveyDefinition};
+use cx_core::model::{AccountId, ContactId, SurveyId};
+use cx_core::period::Date;
+use thiserror::Error;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// The default database: a file in the current directory.
+pub const DEFAULT_URL: &str = "sqlite://cxscore.db";
+
+/// Store errors.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A URL with a scheme we do not speak.
+    #[error("database URL {0:?}: use sqlite://FILE or postgres://USER@HOST/DB")]
+    BadUrl(String),
+    /// Could not connect or open.
+    #[error("cannot open {url}: {source}")]
+    Open {
+        /// The URL (password removed).
+        url: String,
+        /// Why.
+        source: sqlx::Error,
+    },
+    /// Something the caller asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with what is stored (e.g. a survey slug in use).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// A database error.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// A stored survey.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSurvey {
+    /// Id.
+    pub id: SurveyId,
+    /// Definition.
+    pub definition: SurveyDefinition,
+    /// Responses stored.
+    pub responses: u64,
+}
+
+/// A response to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewResponse {
+    /// Recognises a re-import of the same response (the export's response id, or
+    /// a hash of the row).
+    pub dedupe_key: String,
+    /// When it was given (UTC, RFC 3339).
+    pub submitted_at: String,
+    /// Its calendar date.
+    pub submitted_on: Date,
+    /// web, email, sms, phone, in_person, app, api, import.
+    pub channel: String,
+    /// zh or en.
+    pub language: Option<String>,
+    /// The account, if known (never for anonymous surveys).
+    pub account: Option<AccountId>,
+    /// The contact, if known (never for anonymous surveys).
+    pub contact: Option<ContactId>,
+    /// Free metadata: product_line, region, sales_team, …
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// Answers by question id.
+    pub answers: Vec<(String, AnswerValue)>,
+}
+
+/// What an insert did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InsertCounts {
+    /// New rows stored.
+    pub inserted: u64,
+    /// Rows already stored (nothing changed).
+    pub duplicate: u64,
+}
+
+impl std::ops::AddAssign for InsertCounts {
+    fn add_assign(&mut self, o: InsertCounts) {
+        self.inserted += o.inserted;
+        self.duplicate += o.duplicate;
+    }
+}
+
+/// A transaction with the key that recognises it on re-import.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyedTransaction {
+    /// Dedupe key.
+    pub key: String,
+    /// The transaction.
+    pub transaction: Transaction,
+}
+
+/// A feedback item with its dedupe key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyedFeedback {
+    /// Dedupe key.
+    pub key: String,
+    /// The item.
+    pub item: FeedbackItem,
+}
+
+/// Row counts per table, for reports and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableCounts(pub Vec<(&'static str, u64)>);
+
+/// One group × day of push-down statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayRows {
+    /// `--by` values.
+    pub key: Vec<String>,
+    /// Days since 1970-01-01.
+    pub day: i32,
+    /// Responses.
+    pub count: u64,
+}
+
+/// Count of one score value of one question for one group × day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayScore {
+    /// `--by` values.
+    pub key: Vec<String>,
+    /// Day.
+    pub day: i32,
+    /// The score.
+    pub value: i64,
+    /// Answers with that score.
+    pub count: u64,
+}
+
+/// Pair sums of two questions for one group × day (respondents answering both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayPair {
+    /// `--by` values.
+    pub key: Vec<String>,
+    /// Day.
+    pub day: i32,
+    /// Respondents.
+    pub n: u64,
+    /// Σx.
+    pub sum_x: i64,
+    /// Σy.
+    pub sum_y: i64,
+    /// Σxy.
+    pub sum_xy: i64,
+}
+
+/// Which responses to aggregate and how to group them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseSlice {
+    /// The survey.
+    pub survey: SurveyId,
+    /// Group by: `channel`, `language`, or a metadata key.
+    pub by: Vec<String>,
+    /// Keep responses whose field is one of the values.
+    pub filters: Vec<(String, Vec<String>)>,
+}
+
+/// The operations every backend provides.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    /// Which backend this is.
+    fn backend(&self) -> Backend;
+    /// Stores a new survey; the slug must be unused.
+    async fn create_survey(&self, definition: &SurveyDefinition) -> Result<SurveyId, StoreError>;
+    /// All surveys, newest first.
+    async fn surveys(&self) -> Result<Vec<StoredSurvey>, StoreError>;
+    /// A survey by id or slug.
+    async fn survey(&self, id_or_slug: &str) -> Result<StoredSurvey, StoreError>;
+    /// Stores responses in one database transaction; known dedupe keys are skipped.
+    async fn insert_responses(
+        &self,
+        survey: SurveyId,
+        batch: &[NewResponse],
+    ) -> Result<InsertCounts, StoreError>;
+    /// Stores accounts; known customer codes are skipped (nothing is overwritten).
+    async fn insert_accounts(&self, batch: &[Account]) -> Result<InsertCounts, StoreError>;
+    /// Stores contacts whose account exists; known contact codes are skipped.
+    async fn insert_contacts(
+        &self,
+        batch: &[(AccountId, Contact)],
+    ) -> Result<InsertCounts, StoreError>;
+    /// Stores transactions; known keys are skipped.
+    async fn insert_transactions(
+        &self,
+        batch: &[KeyedTransaction],
+    ) -> Result<InsertCounts, StoreError>;
+    /// Stores feedback; known keys are skipped.
+    async fn insert_feedback(&self, batch: &[KeyedFeedback]) -> Result<InsertCounts, StoreError>;
+    /// Stores relationship assessments; a contact's period already assessed is skipped.
+    async fn insert_assessments(
+        &self,
+        batch: &[(ContactId, Assessment)],
+    ) -> Result<InsertCounts, StoreError>;
+    /// Account ids by customer code, for the codes given.
+    async fn account_ids(&self, codes: &[String])
+    -> Result<HashMap<String, AccountId>, StoreError>;
+    /// Contact ids by contact code, for the codes given.
+    async fn contact_ids(&self, codes: &[String])
+    -> Result<HashMap<String, ContactId>, StoreError>;
+    /// Rows in each table.
+    async fn table_counts(&self) -> Result<TableCounts, StoreError>;
+    /// Push-down: responses per group × day.
+    async fn day_rows(&self, slice: &ResponseSlice) -> Result<Vec<DayRows>, StoreError>;
+    /// Push-down: answers per score value of `question` per group × day.
+    async fn day_scores(
+        &self,
+        slice: &ResponseSlice,
+        question: &str,
+    ) -> Result<Vec<DayScore>, StoreError>;
+    /// Push-down: pair sums of two questions per group × day.
+    async fn day_pairs(
+        &self,
+        slice: &ResponseSlice,
+        x: &str,
+        y: &str,
+    ) -> Result<Vec<DayPair>, StoreError>;
+}
+
+/// Either backend, chosen by URL.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    /// SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PgStore),
+}
+
+/// Opens (creating if needed) the database at `url` and brings its schema up to date.
+pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(AnyStore::Sqlite(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(AnyStore::Postgres(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::BadUrl(url.to_string()))
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $e,
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    fn backend(&self) -> Backend {
+        delegate!(self, s => s.backend())
+    }
+    async fn create_survey(&self, d: &SurveyDefinition) -> Result<SurveyId, StoreError> {
+        delegate!(self, s => s.create_survey(d).await)
+    }
+    async fn surveys(&self) -> Result<Vec<StoredSurvey>, StoreError> {
+        delegate!(self, s => s.surveys().await)
+    }
+    async fn survey(&self, key: &str) -> Result<StoredSurvey, StoreError> {
+        delegate!(self, s => s.survey(key).await)
+    }
+    async fn insert_responses(
+        &self,
+        survey: SurveyId,
+        b: &[NewResponse],
+    ) -> Result<InsertCounts, StoreError> {
+        delegate!(self, s => s.insert_responses(survey, b).await)
+    }
+    async fn insert_accounts(&self, b: &[Account]) -> Result<InsertCounts, StoreError> {
+        delegate!(self, s => s.insert_accounts(b).await)
+    }
+    async fn insert_contacts(
+        &self,
+        b: &[(AccountId, Contact)],
+    ) -> Result<InsertCounts, StoreError> {
+        delegate!(self, s => s.insert_contacts(b).await)
+    }
+    async fn insert_transactions(
+        &self,
+        b: &[KeyedTransaction],
+    ) -> Result<InsertCounts, StoreError> {
+        delegate!(self, s => s.insert_transactions(b).await)
+    }
+    async fn insert_feedback(&self, b: &[KeyedFeedback]) -> Result<InsertCounts, StoreError> {
+        delegate!(self, s => s.insert_feedback(b).await)
+    }
+    async fn insert_assessments(
+        &self,
+        b: &[(ContactId, Assessment)],
+    ) -> Result<InsertCounts, StoreError> {
+        delegate!(self, s => s.insert_assessments(b).await)
+    }
+    async fn account_ids(
+        &self,
+        codes: &[String],
+    ) -> Result<HashMap<String, AccountId>, StoreError> {
+        delegate!(self, s => s.account_ids(codes).await)
+    }
+    async fn contact_ids(
+        &self,
+        codes: &[String],
+    ) -> Result<HashMap<String, ContactId>, StoreError> {
+        delegate!(self, s => s.contact_ids(codes).await)
+    }
+    async fn table_counts(&self) -> Result<TableCounts, StoreError> {
+        delegate!(self, s => s.table_counts().await)
+    }
+    async fn day_rows(&self, slice: &ResponseSlice) -> Result<Vec<DayRows>, StoreError> {
+        delegate!(self, s => s.day_rows(slice).await)
+    }
+    async fn day_scores(
+        &self,
+        slice: &ResponseSlice,
+        q: &str,
+    ) -> Result<Vec<DayScore>, StoreError> {
+        delegate!(self, s => s.day_scores(slice, q).await)
+    }
+    async fn day_pairs(
+        &self,
+        slice: &ResponseSlice,
+        x: &str,
+        y: &str,
+    ) -> Result<Vec<DayPair>, StoreError> {
+        delegate!(self, s => s.day_pairs(slice, x, y).await)
+    }
+}
+
+/// SQL text that differs between the backends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dialect {
+    /// Parameter placeholder for a JSON value.
+    pub json_param: fn(usize) -> String,
+    /// Expression for a metadata field of response alias `r` (key already checked).
+    pub metadata_field: fn(&str) -> String,
+}
+
+/// The SQL expression for a `--by`/`--where` field of responses `r`.
+pub(crate) fn field_expr(dialect: &Dialect, field: &str) -> Result<String, StoreError> {
+    match field {
+        "channel" => Ok("COALESCE(r.channel, '')".into()),
+        "language" => Ok("COALESCE(r.language, '')".into()),
+        _ if field.is_empty() || field.contains(['"', '\'', '\\']) => Err(StoreError::Invalid(
+            format!("field name {field:?} cannot be used for grouping"),
+        )),
+        _ => Ok(format!("COALESCE({}, '')", (dialect.metadata_field)(field))),
+    }
+}
+
+/// Now, UTC, RFC 3339 with seconds (no external time crate needed).
+pub(crate) fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let date = Date::from_days(secs.div_euclid(86_400) as i32);
+    let s = secs.rem_euclid(86_400);
+    format!("{date}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+}

@@ -1,0 +1,363 @@
+//! The conformance story: the same script against SQLite and PostgreSQL.
+//!
+//! PostgreSQL is reached at `CXSCORE_TEST_PG` (default
+//! `postgres://postgres@127.0.0.1:5432/test`); each run creates its own
+//! database there and drops it afterwards. Set `CXSCORE_TEST_PG=skip` to skip
+//! it on a machine without PostgreSQL — CI never does.
+
+use std::collections::HashMap;
+
+use cx_core::model::customer::{
+    Account, Assessment, Contact, ContactRole, FeedbackItem, FeedbackSource, Transaction,
+};
+use cx_core::model::survey::{AnswerValue, SurveyDefinition};
+use cx_core::period::{Date, Interval, TimeFilter};
+use cx_core::survey::Disclosure;
+use cx_core::survey::ces::CesDirection;
+use cx_core::survey::group::{DimensionSpec, GroupAccumulator, MetricsSpec};
+use cx_core::survey::report::{BucketStats, build_report};
+use cx_core::survey::scale::Scale;
+use cx_store::metrics::{SurveyMetricsRequest, survey_metrics};
+use cx_store::{
+    AnyStore, KeyedFeedback, KeyedTransaction, NewResponse, ResponseSlice, Store, StoreError,
+};
+
+fn survey() -> SurveyDefinition {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/survey.json"
+    ))
+    .expect("examples/survey.json");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn date(y: i32, m: u32, d: u32) -> Date {
+    Date::from_ymd(y, m, d).expect("valid")
+}
+
+/// Deterministic responses: 240 over two quarters and three regions.
+fn responses() -> Vec<NewResponse> {
+    let regions = ["华东", "华南", "North America"];
+    (0..240_i64)
+        .map(|i| {
+            let on = date(2026, 1, 1).add_days((i * 3 % 180) as i32);
+            let mut metadata = serde_json::Map::new();
+            metadata.insert("region".into(), regions[(i % 3) as usize].into());
+            metadata.insert(
+                "product_line".into(),
+                if i % 2 == 0 { "云服务" } else { "Hardware" }.into(),
+            );
+            let mut answers = vec![("nps".to_string(), AnswerValue::Score((i * 7) % 11))];
+            if i % 5 != 0 {
+                answers.push(("csat".into(), AnswerValue::Score(1 + (i * 3) % 5)));
+            }
+            answers.push(("ces".into(), AnswerValue::Score(1 + (i * 5) % 7)));
+            answers.push((
+                "product_quality".into(),
+                AnswerValue::Score(1 + (i * 2) % 5),
+            ));
+            if i % 4 != 1 {
+                answers.push(("price".into(), AnswerValue::Score(1 + (i * 11) % 5)));
+            }
+            answers.push(("comment".into(), AnswerValue::Text(format!("第{i}条意见"))));
+            NewResponse {
+                dedupe_key: format!("R{i:04}"),
+                submitted_at: format!("{on}T08:00:00Z"),
+                submitted_on: on,
+                channel: if i % 3 == 0 { "email" } else { "web" }.into(),
+                language: Some(if i % 2 == 0 { "zh" } else { "en" }.into()),
+                account: None,
+                contact: None,
+                metadata,
+                answers,
+            }
+        })
+        .collect()
+}
+
+fn spec() -> MetricsSpec {
+    let five = Scale::one_to(5).expect("valid");
+    MetricsSpec {
+        nps: true,
+        csat: Some(five),
+        ces: Some((
+            Scale::one_to(7).expect("valid"),
+            CesDirection::HigherIsEasier,
+        )),
+        dims: vec![
+            DimensionSpec {
+                name: "product_quality".into(),
+                scale: five,
+            },
+            DimensionSpec {
+                name: "price".into(),
+                scale: five,
+            },
+        ],
+        weights: vec![],
+        disclosure: Disclosure::default(),
+    }
+}
+
+/// The report computed in memory from the same responses: what push-down must equal.
+fn expected_report(
+    rows: &[NewResponse],
+    time: &TimeFilter,
+) -> cx_core::survey::report::MetricsReport {
+    let spec = spec();
+    let questions = ["nps", "csat", "ces", "product_quality", "price"];
+    let mut buckets = Vec::new();
+    for r in rows {
+        let Some(bucket) = time.bucket(r.submitted_on) else {
+            continue;
+        };
+        let mut acc = GroupAccumulator::new(&spec);
+        let values: Vec<Option<i64>> = questions
+            .iter()
+            .map(|q| {
+                r.answers
+                    .iter()
+                    .find(|(id, _)| id == q)
+                    .and_then(|(_, v)| match v {
+                        AnswerValue::Score(s) => Some(*s),
+                        _ => None,
+                    })
+            })
+            .collect();
+        acc.record(&values);
+        let region = r.metadata["region"].as_str().expect("region").to_string();
+        buckets.push(BucketStats {
+            key: vec![region],
+            bucket,
+            stats: acc,
+        });
+    }
+    build_report(&spec, &["region".to_string()], time, buckets, Vec::new())
+}
+
+async fn story(store: &AnyStore) -> Result<(), StoreError> {
+    // Surveys: create, refuse a second with the same slug, find by id and slug.
+    let def = survey();
+    let id = store.create_survey(&def).await?;
+    assert!(matches!(
+        store.create_survey(&def).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.survey(&id.to_string()).await?.definition, def);
+    assert_eq!(store.survey("relationship-2026").await?.id, id);
+    assert!(matches!(
+        store.survey("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let mut bad = def.clone();
+    bad.slug = "Not A Slug".into();
+    assert!(matches!(
+        store.create_survey(&bad).await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // Accounts and contacts: a second import adds nothing.
+    let accounts: Vec<Account> = (0..3)
+        .map(|i| Account {
+            external_id: format!("C{i:03}"),
+            name: format!("客户{i}"),
+            industry: Some("制造".into()),
+            region: Some("华东".into()),
+            tier: (i == 0).then(|| "key".to_string()),
+            sales_team: None,
+            owner: None,
+            since: Some(date(2024, 1, 1)),
+            until: None,
+        })
+        .collect();
+    let c = store.insert_accounts(&accounts).await?;
+    assert_eq!((c.inserted, c.duplicate), (3, 0));
+    let c = store.insert_accounts(&accounts).await?;
+    assert_eq!((c.inserted, c.duplicate), (0, 3));
+    let ids = store
+        .account_ids(&["C000".into(), "C002".into(), "C999".into()])
+        .await?;
+    assert_eq!(ids.len(), 2);
+    let contact = Contact {
+        external_id: "P001".into(),
+        account: "C000".into(),
+        name: "王经理".into(),
+        role: Some(ContactRole::DecisionMaker),
+        influence: 0.9,
+        email: None,
+        phone: None,
+    };
+    let c = store
+        .insert_contacts(&[(ids["C000"], contact.clone())])
+        .await?;
+    assert_eq!(c.inserted, 1);
+    let contacts = store.contact_ids(&["P001".into()]).await?;
+    let assessment = Assessment {
+        contact: "P001".into(),
+        period: "2026-Q1".into(),
+        ratings: [Some(2), Some(1), Some(0), Some(-1), None, Some(2), Some(-2)],
+    };
+    let c = store
+        .insert_assessments(&[(contacts["P001"], assessment.clone())])
+        .await?;
+    assert_eq!(c.inserted, 1);
+    let c = store
+        .insert_assessments(&[(contacts["P001"], assessment)])
+        .await?;
+    assert_eq!(c.duplicate, 1);
+
+    // Transactions in multi-row chunks, with and without a known account.
+    let transactions: Vec<KeyedTransaction> = (0..1234)
+        .map(|i| KeyedTransaction {
+            key: format!("T{i}"),
+            transaction: Transaction {
+                external_id: Some(format!("SO-{i}")),
+                customer: format!("C{:03}", i % 5),
+                date: date(2025, 1, 1).add_days(i % 600),
+                amount_minor: 1_280_000 + i64::from(i),
+                currency: "CNY".into(),
+                product_line: Some("云服务".into()),
+            },
+        })
+        .collect();
+    let c = store.insert_transactions(&transactions).await?;
+    assert_eq!((c.inserted, c.duplicate), (1234, 0));
+    let c = store.insert_transactions(&transactions[..600]).await?;
+    assert_eq!((c.inserted, c.duplicate), (0, 600));
+    let feedback = KeyedFeedback {
+        key: "F1".into(),
+        item: FeedbackItem {
+            account: Some("C001".into()),
+            source: FeedbackSource::Complaint,
+            date: date(2026, 2, 3),
+            text: "发货太慢".into(),
+        },
+    };
+    assert_eq!(
+        store
+            .insert_feedback(&[feedback.clone(), feedback])
+            .await?
+            .inserted,
+        1
+    );
+
+    // Responses with answers; a re-import adds nothing.
+    let rows = responses();
+    let c = store.insert_responses(id, &rows).await?;
+    assert_eq!((c.inserted, c.duplicate), (240, 0));
+    let c = store.insert_responses(id, &rows[..50]).await?;
+    assert_eq!((c.inserted, c.duplicate), (0, 50));
+    assert_eq!(store.survey(&id.to_string()).await?.responses, 240);
+
+    let counts: HashMap<&str, u64> = store.table_counts().await?.0.into_iter().collect();
+    assert_eq!(counts["responses"], 240);
+    assert_eq!(counts["transactions"], 1234);
+    assert_eq!(counts["accounts"], 3);
+
+    // Push-down metrics equal the in-memory computation, by region and quarter.
+    for time in [
+        TimeFilter::new(None, None, None, false).expect("valid"),
+        TimeFilter::new(Some(Interval::Quarter), None, None, true).expect("valid"),
+        TimeFilter::new(None, Some(date(2026, 4, 1)), Some(date(2026, 5, 31)), true)
+            .expect("valid"),
+    ] {
+        let request = SurveyMetricsRequest {
+            spec: spec(),
+            slot_questions: ["nps", "csat", "ces", "product_quality", "price"]
+                .map(String::from)
+                .to_vec(),
+            slice: ResponseSlice {
+                survey: id,
+                by: vec!["region".into()],
+                filters: vec![],
+            },
+            time,
+        };
+        let got = survey_metrics(store, &request).await?;
+        assert_eq!(got, expected_report(&rows, &time));
+    }
+    // Filters and grouping by a response column.
+    let request = SurveyMetricsRequest {
+        spec: spec(),
+        slot_questions: ["nps", "csat", "ces", "product_quality", "price"]
+            .map(String::from)
+            .to_vec(),
+        slice: ResponseSlice {
+            survey: id,
+            by: vec!["channel".into()],
+            filters: vec![("region".into(), vec!["华东".into(), "华南".into()])],
+        },
+        time: TimeFilter::new(None, None, None, false).expect("valid"),
+    };
+    let got = survey_metrics(store, &request).await?;
+    assert_eq!(got.overall.n, 160);
+    assert_eq!(got.groups.len(), 2);
+    let bad = ResponseSlice {
+        survey: id,
+        by: vec!["re'gion".into()],
+        filters: vec![],
+    };
+    assert!(matches!(
+        store.day_rows(&bad).await,
+        Err(StoreError::Invalid(_))
+    ));
+    Ok(())
+}
+
+#[tokio::test]
+async fn story_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("cx-store-story-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}", dir.join("story.db").display());
+    let store = cx_store::open(&url).await.expect("opens");
+    story(&store).await.expect("story");
+    // Opening again finds the schema in place.
+    let again = cx_store::open(&url).await.expect("reopens");
+    assert_eq!(again.surveys().await.expect("lists").len(), 1);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn story_on_postgres() {
+    let base = std::env::var("CXSCORE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    if base == "skip" {
+        eprintln!("CXSCORE_TEST_PG=skip: PostgreSQL story skipped");
+        return;
+    }
+    let db = format!("cx_story_{}", std::process::id());
+    let admin = cx_store::PgStore::open(&base)
+        .await
+        .expect("PostgreSQL reachable (set CXSCORE_TEST_PG)");
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
+        .execute(admin.pool())
+        .await
+        .expect("drop");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(admin.pool())
+        .await
+        .expect("create");
+    let url = match base.rfind('/') {
+        Some(i) => format!("{}/{db}", &base[..i]),
+        None => panic!("CXSCORE_TEST_PG has no database part"),
+    };
+    let result = async {
+        let store = cx_store::open(&url).await?;
+        story(&store).await?;
+        let again = cx_store::open(&url).await?;
+        assert_eq!(again.surveys().await?.len(), 1);
+        if let AnyStore::Postgres(pg) = again {
+            pg.pool().close().await;
+        }
+        if let AnyStore::Postgres(pg) = store {
+            pg.pool().close().await;
+        }
+        Ok::<(), StoreError>(())
+    }
+    .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
+        .execute(admin.pool())
+        .await
+        .expect("drop");
+    result.expect("story");
+}
