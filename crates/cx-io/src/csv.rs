@@ -48,19 +48,23 @@ impl FieldMap {
 }
 
 /// Scans one delimited file into `sinks`.
-pub(crate) fn scan_file<S: RowSink>(
-    path: &Path,
-    file_index: u32,
-    tab: bool,
-    columns: &[String],
-    options: &ScanOptions,
-    sinks: &mut [S],
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<(), IoError> {
+/// A delimited file opened past its header.
+pub(crate) struct Opened {
+    file: File,
+    /// Bytes read after the header.
+    rest: Vec<u8>,
+    encoding: TextEncoding,
+    delimiter: u8,
+    /// Column names.
+    pub(crate) header: Vec<String>,
+    first_data_line: u64,
+    header_bytes: u64,
+}
+
+/// Opens a delimited file: BOM, encoding, delimiter and header.
+pub(crate) fn open(path: &Path, tab: bool, options: &ScanOptions) -> Result<Opened, IoError> {
     let mut file = File::open(path).map_err(|e| read_error(path, e))?;
     let block_size = options.block_size.max(16);
-
-    // The first block: BOM, encoding, delimiter and header.
     let mut buf = Vec::with_capacity(block_size);
     fill(&mut file, &mut buf, block_size).map_err(|e| read_error(path, e))?;
     if is_utf16(&buf) {
@@ -72,8 +76,10 @@ pub(crate) fn scan_file<S: RowSink>(
                     .into(),
         });
     }
+    let mut header_bytes = 0;
     if buf.starts_with(UTF8_BOM) {
         buf.drain(..UTF8_BOM.len());
+        header_bytes += UTF8_BOM.len() as u64;
     }
     let encoding = detect(options.encoding, &buf);
     // Make sure the header record is complete.
@@ -100,10 +106,41 @@ pub(crate) fn scan_file<S: RowSink>(
         sniff_delimiter(header_text.as_bytes())
     };
     let header = parse_header(header_text.as_bytes(), delimiter);
-    let indices = resolve_columns(path, columns, &header)?;
     let first_data_line = 1 + memchr_iter(b'\n', &buf[..header_end]).count() as u64;
-    progress(header_end as u64);
+    header_bytes += header_end as u64;
     buf.drain(..header_end);
+    Ok(Opened {
+        file,
+        rest: buf,
+        encoding,
+        delimiter,
+        header,
+        first_data_line,
+        header_bytes,
+    })
+}
+
+/// Scans one delimited file into `sinks`.
+pub(crate) fn scan_file<S: RowSink>(
+    path: &Path,
+    file_index: u32,
+    tab: bool,
+    columns: &[String],
+    options: &ScanOptions,
+    sinks: &mut [S],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(), IoError> {
+    let Opened {
+        file,
+        rest: buf,
+        encoding,
+        delimiter,
+        header,
+        first_data_line,
+        header_bytes,
+    } = open(path, tab, options)?;
+    let indices = resolve_columns(path, columns, &header)?;
+    progress(header_bytes);
     let fields = FieldMap::new(&indices);
     run_blocks(
         path,

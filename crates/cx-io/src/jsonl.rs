@@ -15,14 +15,12 @@ use crate::{Cell, IoError, RowLoc, RowSink, ScanOptions, read_error, resolve_col
 const KEY_SAMPLE_LINES: usize = 1000;
 
 /// Scans one JSON Lines file into `sinks`.
-pub(crate) fn scan_file<S: RowSink>(
+/// The keys of the first objects, in order of first appearance, with the
+/// file's encoding and whether it starts with a BOM.
+fn sample_keys(
     path: &Path,
-    file_index: u32,
-    columns: &[String],
     options: &ScanOptions,
-    sinks: &mut [S],
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<(), IoError> {
+) -> Result<(Vec<String>, TextEncoding, bool), IoError> {
     let mut sample = Vec::new();
     let mut reader = BufReader::new(File::open(path).map_err(|e| read_error(path, e))?);
     for _ in 0..KEY_SAMPLE_LINES {
@@ -60,6 +58,23 @@ pub(crate) fn scan_file<S: RowSink>(
             path: path.to_path_buf(),
         });
     }
+    Ok((keys, encoding, bom))
+}
+
+/// The keys (columns) of a JSON Lines file, learnt from its first objects.
+pub(crate) fn keys(path: &Path, options: &ScanOptions) -> Result<Vec<String>, IoError> {
+    sample_keys(path, options).map(|(k, _, _)| k)
+}
+
+pub(crate) fn scan_file<S: RowSink>(
+    path: &Path,
+    file_index: u32,
+    columns: &[String],
+    options: &ScanOptions,
+    sinks: &mut [S],
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(), IoError> {
+    let (keys, encoding, bom) = sample_keys(path, options)?;
     let indices = resolve_columns(path, columns, &keys)?;
     let names: Vec<&str> = indices.iter().map(|&i| keys[i].as_str()).collect();
 

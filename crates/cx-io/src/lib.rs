@@ -28,9 +28,11 @@
 pub mod csv;
 pub mod encoding;
 pub mod error;
+pub mod import;
 pub mod jsonl;
 pub mod metrics;
 pub mod parquet;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 
@@ -252,6 +254,15 @@ where
         }
     }
     Ok(sinks)
+}
+
+/// The column names of a CSV/TSV, JSON Lines or Parquet file.
+pub fn header(path: &Path, options: &ScanOptions) -> Result<Vec<String>, IoError> {
+    match Format::of(path)? {
+        Format::Delimited { tab } => Ok(csv::open(path, tab, options)?.header),
+        Format::JsonLines => jsonl::keys(path, options),
+        Format::Parquet => parquet::names(path),
+    }
 }
 
 /// Finds each requested column among `available`: exact name first, then

@@ -30,6 +30,19 @@ fn parquet_error(path: &Path, e: impl std::fmt::Display) -> IoError {
     }
 }
 
+/// The top-level column names of a Parquet file.
+pub(crate) fn names(path: &Path) -> Result<Vec<String>, IoError> {
+    let file = File::open(path).map_err(|e| read_error(path, e))?;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
+    Ok(builder
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect())
+}
+
 /// Scans one Parquet file into `sinks`.
 pub(crate) fn scan_file<S: RowSink>(
     path: &Path,

@@ -247,6 +247,32 @@ macro_rules! impl_store {
                 Ok(counts)
             }
 
+            async fn insert_interactions(
+                &self,
+                batch: &[(String, cx_core::model::customer::Interaction)],
+            ) -> Result<$crate::InsertCounts, $crate::StoreError> {
+                let mut counts = $crate::InsertCounts::default();
+                let mut tx = self.pool.begin().await?;
+                for (key, i) in batch {
+                    let done = sqlx::query(
+                        "INSERT INTO interactions (dedupe_key, customer, account_id, kind, date, note)
+                         VALUES ($1, $2, (SELECT id FROM accounts WHERE external_id = $3), $4, $5, $6)
+                         ON CONFLICT (dedupe_key) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(&i.customer)
+                    .bind(&i.customer)
+                    .bind(i.kind.as_str())
+                    .bind(i.date.to_string())
+                    .bind(&i.note)
+                    .execute(&mut *tx)
+                    .await?;
+                    counts += $crate::common::counted(done.rows_affected(), 1);
+                }
+                tx.commit().await?;
+                Ok(counts)
+            }
+
             async fn insert_assessments(
                 &self,
                 batch: &[(cx_core::model::ContactId, cx_core::model::customer::Assessment)],

@@ -18,7 +18,9 @@ mod sqlite;
 
 use std::collections::HashMap;
 
-use cx_core::model::customer::{Account, Assessment, Contact, FeedbackItem, Transaction};
+use cx_core::model::customer::{
+    Account, Assessment, Contact, FeedbackItem, Interaction, Transaction,
+};
 use cx_core::model::survey::{AnswerValue, SurveyDefinition};
 use cx_core::model::{AccountId, ContactId, SurveyId};
 use cx_core::period::Date;
@@ -221,6 +223,11 @@ pub trait Store {
         &self,
         batch: &[KeyedTransaction],
     ) -> Result<InsertCounts, StoreError>;
+    /// Stores interactions; known keys are skipped.
+    async fn insert_interactions(
+        &self,
+        batch: &[(String, Interaction)],
+    ) -> Result<InsertCounts, StoreError>;
     /// Stores feedback; known keys are skipped.
     async fn insert_feedback(&self, batch: &[KeyedFeedback]) -> Result<InsertCounts, StoreError>;
     /// Stores relationship assessments; a contact's period already assessed is skipped.
@@ -333,6 +340,12 @@ impl Store for AnyStore {
     }
     async fn insert_feedback(&self, b: &[KeyedFeedback]) -> Result<InsertCounts, StoreError> {
         delegate!(self, s => s.insert_feedback(b).await)
+    }
+    async fn insert_interactions(
+        &self,
+        b: &[(String, Interaction)],
+    ) -> Result<InsertCounts, StoreError> {
+        delegate!(self, s => s.insert_interactions(b).await)
     }
     async fn insert_assessments(
         &self,

@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "cxscore", version, about, max_term_width = 100)]
 pub struct Cli {
+    /// Database: sqlite://FILE (default sqlite://cxscore.db) or postgres://USER@HOST/DB.
+    #[arg(long, global = true, env = "CXSCORE_DB", default_value = cx_store::DEFAULT_URL, value_name = "URL")]
+    pub db: String,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -30,22 +33,99 @@ pub enum OutputFormat {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Survey metrics (NPS, CSAT, CES, rated dimensions, CSI) from export files.
+    /// Survey metrics (NPS, CSAT, CES, rated dimensions, CSI) from export files or the database.
     #[command(after_help = METRICS_EXAMPLES)]
     Metrics(MetricsArgs),
+    /// Import a file (CSV, TSV, XLSX, JSONL, Parquet; UTF-8 or GBK) into the database.
+    #[command(after_help = IMPORT_HELP)]
+    Import(ImportArgs),
+    /// Survey definitions: create, list, show.
+    #[command(subcommand)]
+    Survey(SurveyCommand),
+    /// Write a realistic bilingual demo data set into the database.
+    Demo(DemoArgs),
+}
+
+const IMPORT_HELP: &str = "KIND is one of: responses (needs --survey), accounts, contacts, transactions, feedback, assessments.
+Columns are recognised by their Chinese or English names (客户编号/customer_id, 下单日期/order_date,
+订单金额/amount, 推荐意愿/nps, …); name others with --map COLUMN=FIELD. Re-importing the same rows adds nothing.
+
+Examples:
+  cxscore survey create examples/survey.json
+  cxscore import responses examples/responses.csv --survey relationship-2026
+  cxscore import transactions orders.xlsx --map 单据号=external_id --errors rejected.csv";
+
+/// `cxscore import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// responses, accounts, contacts, transactions, feedback or assessments.
+    pub kind: String,
+    /// The file.
+    pub file: PathBuf,
+    /// The survey the responses answer (id or slug).
+    #[arg(long, value_name = "ID")]
+    pub survey: Option<String>,
+    /// Column mapping, COLUMN=FIELD (repeat).
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    pub map: Vec<String>,
+    /// Text encoding of CSV/TSV/JSONL.
+    #[arg(long, default_value = "auto", value_name = "auto|utf-8|gb18030")]
+    pub encoding: String,
+    /// Import nothing unless every row is valid.
+    #[arg(long)]
+    pub strict: bool,
+    /// Write every rejected row (line, column, value, reason) to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub errors: Option<PathBuf>,
+    /// Scale of assessment ratings in the file.
+    #[arg(long, default_value = "-2..2", value_name = "-2..2|1-5")]
+    pub assessment_scale: String,
+}
+
+/// `cxscore survey …`.
+#[derive(Debug, Subcommand)]
+pub enum SurveyCommand {
+    /// Store a survey definition (JSON, SPEC §4).
+    Create {
+        /// The definition file.
+        file: PathBuf,
+    },
+    /// List surveys.
+    List,
+    /// Show one survey's definition.
+    Show {
+        /// Id or slug.
+        id: String,
+    },
+}
+
+/// `cxscore demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of accounts.
+    #[arg(long, default_value_t = 240, value_parser = clap::value_parser!(u32).range(20..=100_000))]
+    pub accounts: u32,
+    /// Random seed (the same seed gives the same data).
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
 }
 
 const METRICS_EXAMPLES: &str = "Examples:
   cxscore metrics --input examples/responses.csv --nps nps --csat csat --ces ces --by region
   cxscore metrics --input a.csv b.csv --nps nps --time submitted_at --interval quarter --compare previous
-  cxscore metrics --input survey.parquet --dim product_quality --dim price=q7:1-10 --format json";
+  cxscore metrics --input survey.parquet --dim product_quality --dim price=q7:1-10 --format json
+  cxscore metrics --survey relationship-2026 --by region --interval quarter --compare previous";
 
 /// `cxscore metrics`.
 #[derive(Debug, Args)]
 pub struct MetricsArgs {
     /// Input files (CSV, TSV, JSON Lines, Parquet), read as one table.
-    #[arg(long, short, num_args = 1.., required = true, value_name = "FILE")]
+    #[arg(long, short, num_args = 1.., required_unless_present = "survey", conflicts_with = "survey", value_name = "FILE")]
     pub input: Vec<PathBuf>,
+    /// A stored survey (id or slug) instead of files: counted in the database.
+    /// Metric flags then name question ids; without any, every rated question is used.
+    #[arg(long, value_name = "ID")]
+    pub survey: Option<String>,
     /// Column with the 0–10 "how likely to recommend" answer.
     #[arg(long, value_name = "COL")]
     pub nps: Option<String>,

@@ -3,9 +3,12 @@
 //! usage or bad input.
 
 mod cli;
+mod demo;
+mod import;
 mod metrics;
 mod output;
 mod progress;
+mod survey;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -41,10 +44,32 @@ impl Failure {
     }
 }
 
+/// Runs a future to completion on a single-threaded runtime: the CLI does one
+/// thing at a time, and the database drivers need no more.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime can be built")
+        .block_on(future)
+}
+
+/// Store errors: the caller's (unknown survey, slug in use, bad URL) exit 2.
+pub fn store_failure(e: cx_store::StoreError) -> Failure {
+    use cx_store::StoreError as E;
+    match e {
+        E::NotFound(_) | E::Conflict(_) | E::Invalid(_) | E::BadUrl(_) => Failure::bad_input(e),
+        E::Open { .. } | E::Db(_) => Failure::runtime(e),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Metrics(args) => metrics::run(&args, cli.format),
+    let result = match &cli.command {
+        Command::Metrics(args) => metrics::run(args, &cli.db, cli.format),
+        Command::Import(args) => import::run(args, &cli.db, cli.format),
+        Command::Survey(cmd) => survey::run(cmd, &cli.db, cli.format),
+        Command::Demo(args) => demo::run(args, &cli.db, cli.format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! `cxscore metrics`: flags → a [`MetricsRequest`] → a report, printed.
 
 use anyhow::{Context, anyhow};
+use cx_core::model::survey::{Question, QuestionKind, SurveyDefinition};
 use cx_core::period::{Date, Interval, TimeFilter};
 use cx_core::survey::Disclosure;
 use cx_core::survey::ces::CesDirection;
@@ -8,6 +9,8 @@ use cx_core::survey::group::{DimensionSpec, MetricsSpec};
 use cx_core::survey::scale::Scale;
 use cx_io::metrics::{MetricsRequest, compute};
 use cx_io::{EncodingChoice, ScanOptions};
+use cx_store::metrics::{SurveyMetricsRequest, survey_metrics};
+use cx_store::{ResponseSlice, Store};
 
 use crate::Failure;
 use crate::cli::{CesDirectionArg, MetricsArgs, OutputFormat};
@@ -15,7 +18,10 @@ use crate::output;
 use crate::progress::Progress;
 
 /// Runs `cxscore metrics`.
-pub fn run(args: &MetricsArgs, format: OutputFormat) -> Result<(), Failure> {
+pub fn run(args: &MetricsArgs, db: &str, format: OutputFormat) -> Result<(), Failure> {
+    if let Some(survey) = &args.survey {
+        return run_on_database(args, survey, db, format);
+    }
     let request = request_from(args).map_err(Failure::bad_input)?;
     let encoding = EncodingChoice::parse(&args.encoding).ok_or_else(|| {
         Failure::bad_input(anyhow!(
@@ -39,7 +45,189 @@ pub fn run(args: &MetricsArgs, format: OutputFormat) -> Result<(), Failure> {
         }
     })?;
     output::warn_exclusions(&report);
-    output::print_report(&report, &request, format).map_err(Failure::runtime)
+    output::print_report(&report, &request.by, &request.time, format).map_err(Failure::runtime)
+}
+
+/// `--survey`: the database counts, cx-core finishes.
+fn run_on_database(
+    args: &MetricsArgs,
+    survey: &str,
+    db: &str,
+    format: OutputFormat,
+) -> Result<(), Failure> {
+    let (time, filters) = (time_filter(args, true), filters(args));
+    let (time, filters) = (
+        time.map_err(Failure::bad_input)?,
+        filters.map_err(Failure::bad_input)?,
+    );
+    crate::block_on(async {
+        let store = cx_store::open(db).await.map_err(crate::store_failure)?;
+        let stored = store.survey(survey).await.map_err(crate::store_failure)?;
+        let (spec, slot_questions) =
+            survey_spec(args, &stored.definition).map_err(Failure::bad_input)?;
+        let request = SurveyMetricsRequest {
+            spec,
+            slot_questions,
+            slice: ResponseSlice {
+                survey: stored.id,
+                by: args.by.clone(),
+                filters,
+            },
+            time,
+        };
+        let report = survey_metrics(&store, &request)
+            .await
+            .map_err(crate::store_failure)?;
+        output::print_report(&report, &args.by, &time, format).map_err(Failure::runtime)
+    })
+}
+
+/// The metrics of a stored survey: the questions named by the flags, or every
+/// rated question when none is named. Scales and directions come from the survey.
+pub fn survey_spec(
+    args: &MetricsArgs,
+    survey: &SurveyDefinition,
+) -> anyhow::Result<(MetricsSpec, Vec<String>)> {
+    let named =
+        args.nps.is_some() || args.csat.is_some() || args.ces.is_some() || !args.dim.is_empty();
+    let question = |id: &str, kinds: &[QuestionKind], flag: &str| -> anyhow::Result<&Question> {
+        let q = survey.question(id).with_context(|| {
+            let ids: Vec<&str> = survey.questions.iter().map(|q| q.id.as_str()).collect();
+            format!(
+                "{flag} {id:?}: the survey has no such question (questions: {})",
+                ids.join(", ")
+            )
+        })?;
+        if !kinds.contains(&q.kind) {
+            anyhow::bail!("{flag} {id:?}: that question is a {:?} question", q.kind);
+        }
+        Ok(q)
+    };
+    let pick = |flag: &Option<String>,
+                kind: QuestionKind,
+                name: &str|
+     -> anyhow::Result<Option<&Question>> {
+        match flag {
+            Some(id) => question(id, &[kind], name).map(Some),
+            None if !named => Ok(survey.first_of(kind)),
+            None => Ok(None),
+        }
+    };
+    let nps = pick(&args.nps, QuestionKind::Nps, "--nps")?;
+    let csat = pick(&args.csat, QuestionKind::Csat, "--csat")?;
+    let ces = pick(&args.ces, QuestionKind::Ces, "--ces")?;
+    let mut dims: Vec<(String, &Question)> = Vec::new();
+    if named {
+        for text in &args.dim {
+            let (name, id) = match text.split_once('=') {
+                Some((n, q)) => (n.trim().to_string(), q.trim()),
+                None => (String::new(), text.trim()),
+            };
+            let q = question(
+                id,
+                &[QuestionKind::Rating, QuestionKind::Csat, QuestionKind::Ces],
+                "--dim",
+            )?;
+            let name = if name.is_empty() {
+                q.dimension.clone().unwrap_or_else(|| q.id.clone())
+            } else {
+                name
+            };
+            dims.push((name, q));
+        }
+    } else {
+        for q in survey
+            .questions
+            .iter()
+            .filter(|q| q.kind == QuestionKind::Rating)
+        {
+            dims.push((q.dimension.clone().unwrap_or_else(|| q.id.clone()), q));
+        }
+    }
+    let scale = |q: &Question| {
+        q.rating_scale()
+            .with_context(|| format!("question {:?} has no rating scale", q.id))
+    };
+    let mut slot_questions = Vec::new();
+    slot_questions.extend(nps.map(|q| q.id.clone()));
+    slot_questions.extend(csat.map(|q| q.id.clone()));
+    slot_questions.extend(ces.map(|q| q.id.clone()));
+    slot_questions.extend(dims.iter().map(|(_, q)| q.id.clone()));
+    let dim_specs = dims
+        .iter()
+        .map(|(name, q)| {
+            Ok(DimensionSpec {
+                name: name.clone(),
+                scale: scale(q)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let weights = match &args.weights {
+        None => Vec::new(),
+        Some(text) => parse_weights(text, &dim_specs)?,
+    };
+    let spec = MetricsSpec {
+        nps: nps.is_some(),
+        csat: csat.map(scale).transpose()?,
+        ces: ces
+            .map(|q| Ok::<_, anyhow::Error>((scale(q)?, q.direction.unwrap_or_default())))
+            .transpose()?,
+        dims: dim_specs,
+        weights,
+        disclosure: Disclosure {
+            anonymous: args.anonymous || survey.anonymous,
+        },
+    };
+    spec.validate()?;
+    Ok((spec, slot_questions))
+}
+
+/// `--interval`, `--from`, `--to`, `--compare`; in the database the date is
+/// always the submission date, so `--time` is not needed there.
+fn time_filter(args: &MetricsArgs, database: bool) -> anyhow::Result<TimeFilter> {
+    let date = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<Date>> {
+        text.as_deref()
+            .map(|t| {
+                Date::parse(t).ok_or_else(|| {
+                    anyhow!("{flag} {t:?} is not a date; write it like 2026-03-01, 2026/3/1 or 2026年3月1日")
+                })
+            })
+            .transpose()
+    };
+    let interval = args.interval.as_deref().map(Interval::parse).transpose()?;
+    let time = TimeFilter::new(
+        interval,
+        date("--from", &args.from)?,
+        date("--to", &args.to)?,
+        args.compare.is_some(),
+    )?;
+    if interval.is_some() && args.by.iter().any(|b| b == "period") {
+        anyhow::bail!(
+            "--by period clashes with the period that --interval adds to each group's key"
+        );
+    }
+    if !database && time.needs_dates() && args.time.is_none() {
+        anyhow::bail!(
+            "--interval, --from and --to need --time COL, the column with the response date"
+        );
+    }
+    Ok(time)
+}
+
+/// `--where COL=VALUE`, values for one column gathered as alternatives.
+fn filters(args: &MetricsArgs) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let mut filters: Vec<(String, Vec<String>)> = Vec::new();
+    for text in &args.filters {
+        let (col, value) = text.split_once('=').with_context(|| {
+            format!("--where {text:?}: write it as COL=VALUE, e.g. --where region=华东")
+        })?;
+        let col = col.trim().to_string();
+        match filters.iter_mut().find(|(c, _)| *c == col) {
+            Some((_, values)) => values.push(value.to_string()),
+            None => filters.push((col, vec![value.to_string()])),
+        }
+    }
+    Ok(filters)
 }
 
 /// Builds the request from the flags, checking everything that can be checked
@@ -90,44 +278,8 @@ pub fn request_from(args: &MetricsArgs) -> anyhow::Result<MetricsRequest> {
     };
     spec.validate()?;
 
-    let date = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<Date>> {
-        text.as_deref()
-            .map(|t| {
-                Date::parse(t).ok_or_else(|| {
-                    anyhow!("{flag} {t:?} is not a date; write it like 2026-03-01, 2026/3/1 or 2026年3月1日")
-                })
-            })
-            .transpose()
-    };
-    let interval = args.interval.as_deref().map(Interval::parse).transpose()?;
-    let time = TimeFilter::new(
-        interval,
-        date("--from", &args.from)?,
-        date("--to", &args.to)?,
-        args.compare.is_some(),
-    )?;
-    if interval.is_some() && args.by.iter().any(|b| b == "period") {
-        anyhow::bail!(
-            "--by period clashes with the period that --interval adds to each group's key"
-        );
-    }
-    if time.needs_dates() && args.time.is_none() {
-        anyhow::bail!(
-            "--interval, --from and --to need --time COL, the column with the response date"
-        );
-    }
-
-    let mut filters: Vec<(String, Vec<String>)> = Vec::new();
-    for text in &args.filters {
-        let (col, value) = text.split_once('=').with_context(|| {
-            format!("--where {text:?}: write it as COL=VALUE, e.g. --where region=华东")
-        })?;
-        let col = col.trim().to_string();
-        match filters.iter_mut().find(|(c, _)| *c == col) {
-            Some((_, values)) => values.push(value.to_string()),
-            None => filters.push((col, vec![value.to_string()])),
-        }
-    }
+    let time = time_filter(args, false)?;
+    let filters = filters(args)?;
     Ok(MetricsRequest {
         spec,
         slot_columns,

@@ -3,11 +3,11 @@
 
 use std::io::{self, Write};
 
+use cx_core::period::TimeFilter;
 use cx_core::stats::{Comparison, Interval};
 use cx_core::survey::Changes;
 use cx_core::survey::group::GroupFigures;
 use cx_core::survey::report::{ExclusionReason, MetricsReport};
-use cx_io::metrics::MetricsRequest;
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
 
@@ -16,7 +16,8 @@ use crate::cli::OutputFormat;
 /// Prints the report to stdout in `format`.
 pub fn print_report(
     report: &MetricsReport,
-    request: &MetricsRequest,
+    by: &[String],
+    time: &TimeFilter,
     format: OutputFormat,
 ) -> io::Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -26,7 +27,7 @@ pub fn print_report(
             writeln!(out)?;
         }
         OutputFormat::Csv => write_csv(&mut out, report)?,
-        OutputFormat::Table => write_table(&mut out, report, request)?,
+        OutputFormat::Table => write_table(&mut out, report, by, time)?,
     }
     out.flush()
 }
@@ -226,10 +227,11 @@ fn group_rows(key: &[String], f: &GroupFigures, rows: &mut Vec<TableRow>) {
 fn write_table(
     out: &mut impl Write,
     report: &MetricsReport,
-    request: &MetricsRequest,
+    by: &[String],
+    time: &TimeFilter,
 ) -> io::Result<()> {
-    let mut headers: Vec<String> = request.by.clone();
-    let by_period = request.time.interval().is_some();
+    let mut headers: Vec<String> = by.to_vec();
+    let by_period = time.interval().is_some();
     if by_period {
         headers.push("period".into());
     }
@@ -260,7 +262,7 @@ fn write_table(
     }
     group_rows(&overall_key, &report.overall, &mut rows);
 
-    let compare = request.time.compare_previous();
+    let compare = time.compare_previous();
     let mut header_row: Vec<String> = headers.clone();
     header_row.extend(["metric", "n", "value", "95% CI"].map(String::from));
     if compare {

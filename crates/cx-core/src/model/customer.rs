@@ -174,6 +174,19 @@ impl InteractionKind {
     }
 }
 
+/// A contact moment with a customer: a visit, a call, a training, a complaint…
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interaction {
+    /// The account's customer code.
+    pub customer: String,
+    /// What kind of contact.
+    pub kind: InteractionKind,
+    /// Date.
+    pub date: Date,
+    /// Note.
+    pub note: Option<String>,
+}
+
 /// Where a piece of free-text feedback came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
