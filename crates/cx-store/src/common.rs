@@ -181,43 +181,10 @@ macro_rules! impl_store {
                 &self,
                 batch: &[$crate::KeyedTransaction],
             ) -> Result<$crate::InsertCounts, $crate::StoreError> {
-                let mut counts = $crate::InsertCounts::default();
-                let mut tx = self.pool.begin().await?;
-                // Multi-row inserts: 9 parameters a row, well under both limits.
-                for chunk in batch.chunks(500) {
-                    let mut sql = String::from(
-                        "INSERT INTO transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line) VALUES ",
-                    );
-                    for i in 0..chunk.len() {
-                        let b = i * 9;
-                        if i > 0 {
-                            sql.push(',');
-                        }
-                        sql.push_str(&format!(
-                            "(${}, ${}, ${}, (SELECT id FROM accounts WHERE external_id = ${}), ${}, ${}, ${}, ${}, ${})",
-                            b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9
-                        ));
-                    }
-                    sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                    for k in chunk {
-                        let t = &k.transaction;
-                        q = q
-                            .bind(&k.key)
-                            .bind(&t.external_id)
-                            .bind(&t.customer)
-                            .bind(&t.customer)
-                            .bind(t.date.to_string())
-                            .bind(i64::from(t.date.days()))
-                            .bind(t.amount_minor)
-                            .bind(&t.currency)
-                            .bind(&t.product_line);
-                    }
-                    let done = q.execute(&mut *tx).await?;
-                    counts += $crate::common::counted(done.rows_affected(), chunk.len() as u64);
+                if batch.is_empty() {
+                    return Ok($crate::InsertCounts::default());
                 }
-                tx.commit().await?;
-                Ok(counts)
+                self.bulk_insert_transactions(batch).await
             }
 
             async fn insert_feedback(
@@ -310,7 +277,7 @@ macro_rules! impl_store {
                 use sqlx::Row;
                 let mut out = std::collections::HashMap::new();
                 for chunk in codes.chunks(500) {
-                    let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                    let list: Vec<String> = (1..=chunk.len()).map($dialect.placeholder).collect();
                     let sql = format!("SELECT external_id, id FROM accounts WHERE external_id IN ({})", list.join(","));
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
                     for c in chunk {
@@ -330,7 +297,7 @@ macro_rules! impl_store {
                 use sqlx::Row;
                 let mut out = std::collections::HashMap::new();
                 for chunk in codes.chunks(500) {
-                    let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                    let list: Vec<String> = (1..=chunk.len()).map($dialect.placeholder).collect();
                     let sql = format!("SELECT external_id, id FROM contacts WHERE external_id IN ({})", list.join(","));
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
                     for c in chunk {

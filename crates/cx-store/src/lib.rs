@@ -391,6 +391,10 @@ impl Store for AnyStore {
 /// SQL text that differs between the backends.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Dialect {
+    /// The n-th positional parameter in a statement with many of them. SQLite
+    /// gets anonymous `?`: looking up a `$N` name is linear in the number of
+    /// parameters, which made large multi-row inserts quadratic.
+    pub placeholder: fn(usize) -> String,
     /// Parameter placeholder for a JSON value.
     pub json_param: fn(usize) -> String,
     /// Expression for a metadata field of response alias `r` (key already checked).

@@ -8,7 +8,7 @@ use sqlx::sqlite::{
 
 use crate::common::impl_store;
 use crate::migrate::{SQLITE, run_migrations};
-use crate::{Backend, Dialect, StoreError, redact};
+use crate::{Backend, Dialect, InsertCounts, KeyedTransaction, Store, StoreError, redact};
 
 /// A store in a SQLite file.
 #[derive(Debug, Clone)]
@@ -17,6 +17,7 @@ pub struct SqliteStore {
 }
 
 pub(crate) const DIALECT: Dialect = Dialect {
+    placeholder: |_| "?".to_string(),
     json_param: |n| format!("${n}"),
     metadata_field: |key| {
         format!(
@@ -41,7 +42,11 @@ impl SqliteStore {
             // transactions on power loss; FULL cannot.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
+            .busy_timeout(std::time::Duration::from_secs(10))
+            // 64 MiB of page cache per connection keeps the unique-key index of
+            // a big import in memory.
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
         let in_memory = url.contains(":memory:");
         let pool = SqlitePoolOptions::new()
             // An in-memory database exists once per connection: keep exactly one.
@@ -51,6 +56,56 @@ impl SqliteStore {
             .map_err(open_error)?;
         run_migrations!(&pool, SQLITE).map_err(open_error)?;
         Ok(SqliteStore { pool })
+    }
+}
+
+impl SqliteStore {
+    /// Multi-row inserts of up to 256 rows with anonymous `?` parameters, all in
+    /// one transaction; account ids looked up once per batch.
+    async fn bulk_insert_transactions(
+        &self,
+        batch: &[KeyedTransaction],
+    ) -> Result<InsertCounts, StoreError> {
+        let mut customers: Vec<String> = batch
+            .iter()
+            .map(|k| k.transaction.customer.clone())
+            .collect();
+        customers.sort_unstable();
+        customers.dedup();
+        let accounts = self.account_ids(&customers).await?;
+        let mut counts = InsertCounts::default();
+        let mut tx = self.pool.begin().await?;
+        for chunk in batch.chunks(256) {
+            let mut sql = String::from(
+                "INSERT INTO transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                sql.push_str(if i == 0 {
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                } else {
+                    ",(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                });
+            }
+            sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for k in chunk {
+                let t = &k.transaction;
+                q = q
+                    .bind(&k.key)
+                    .bind(&t.external_id)
+                    .bind(&t.customer)
+                    .bind(accounts.get(&t.customer).map(|a| a.0))
+                    .bind(t.date.to_string())
+                    .bind(i64::from(t.date.days()))
+                    .bind(t.amount_minor)
+                    .bind(&t.currency)
+                    .bind(&t.product_line);
+            }
+            let done = q.execute(&mut *tx).await?;
+            counts += crate::common::counted(done.rows_affected(), chunk.len() as u64);
+        }
+        tx.commit().await?;
+        Ok(counts)
     }
 }
 

@@ -64,7 +64,6 @@ CREATE TABLE transactions (
     currency TEXT NOT NULL,
     product_line TEXT
 );
-CREATE INDEX transactions_customer ON transactions(customer, day);
 CREATE TABLE interactions (
     id INTEGER PRIMARY KEY,
     dedupe_key TEXT NOT NULL UNIQUE,
