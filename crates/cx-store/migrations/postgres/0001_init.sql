@@ -10,7 +10,7 @@ CREATE TABLE surveys (
 );
 CREATE TABLE accounts (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT COLLATE "C" NOT NULL UNIQUE,
     name TEXT NOT NULL,
     industry TEXT,
     region TEXT,
@@ -22,7 +22,7 @@ CREATE TABLE accounts (
 );
 CREATE TABLE contacts (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    external_id TEXT NOT NULL UNIQUE,
+    external_id TEXT COLLATE "C" NOT NULL UNIQUE,
     account_id BIGINT NOT NULL REFERENCES accounts(id),
     name TEXT NOT NULL,
     role TEXT,
@@ -34,7 +34,7 @@ CREATE INDEX contacts_account ON contacts(account_id);
 CREATE TABLE responses (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     survey_id BIGINT NOT NULL REFERENCES surveys(id),
-    dedupe_key TEXT NOT NULL,
+    dedupe_key TEXT COLLATE "C" NOT NULL,
     submitted_at TEXT NOT NULL,
     submitted_day BIGINT NOT NULL,
     channel TEXT NOT NULL,
@@ -54,7 +54,7 @@ CREATE TABLE answers (
 CREATE INDEX answers_question ON answers(question_id, response_id);
 CREATE TABLE transactions (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    dedupe_key TEXT NOT NULL UNIQUE,
+    dedupe_key TEXT COLLATE "C" NOT NULL UNIQUE,
     external_id TEXT,
     customer TEXT NOT NULL,
     account_id BIGINT REFERENCES accounts(id),
@@ -66,7 +66,7 @@ CREATE TABLE transactions (
 );
 CREATE TABLE interactions (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    dedupe_key TEXT NOT NULL UNIQUE,
+    dedupe_key TEXT COLLATE "C" NOT NULL UNIQUE,
     customer TEXT NOT NULL,
     account_id BIGINT REFERENCES accounts(id),
     kind TEXT NOT NULL,
@@ -75,7 +75,7 @@ CREATE TABLE interactions (
 );
 CREATE TABLE feedback (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    dedupe_key TEXT NOT NULL UNIQUE,
+    dedupe_key TEXT COLLATE "C" NOT NULL UNIQUE,
     customer TEXT,
     account_id BIGINT REFERENCES accounts(id),
     source TEXT NOT NULL,
