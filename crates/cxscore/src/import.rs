@@ -123,7 +123,10 @@ pub fn run(args: &ImportArgs, db: &str, format: OutputFormat) -> Result<(), Fail
         // The file is read on its own thread; rows come over a bounded channel.
         // Rows travel in chunks: one message per row would cost a context switch each.
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(u64, Vec<String>)>>(8);
-        let progress = std::sync::Arc::new(Progress::new(std::slice::from_ref(&args.file)));
+        let progress = std::sync::Arc::new(Progress::from_bytes(
+            std::slice::from_ref(&args.file),
+            4 << 20,
+        ));
         let reading = {
             let (source, options, progress) = (source.clone(), options.clone(), progress.clone());
             std::thread::spawn(move || {

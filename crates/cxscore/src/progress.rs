@@ -5,7 +5,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Shows progress for inputs of at least this many bytes.
+/// Metrics show progress for inputs of at least this many bytes (they read
+/// hundreds of MiB a second; imports, writing to a database, use [`Progress::from_bytes`]).
 const SHOW_FROM_BYTES: u64 = 64 << 20;
 
 /// Byte-count progress over a set of files.
@@ -19,6 +20,11 @@ pub struct Progress {
 impl Progress {
     /// Progress over `files` (sizes from the file system).
     pub fn new(files: &[PathBuf]) -> Progress {
+        Progress::from_bytes(files, SHOW_FROM_BYTES)
+    }
+
+    /// Progress over `files`, shown when they hold at least `threshold` bytes.
+    pub fn from_bytes(files: &[PathBuf], threshold: u64) -> Progress {
         let total = files
             .iter()
             .filter_map(|f| std::fs::metadata(f).ok())
@@ -28,7 +34,7 @@ impl Progress {
             total,
             done: AtomicU64::new(0),
             shown_percent: AtomicU64::new(u64::MAX),
-            enabled: total >= SHOW_FROM_BYTES && std::io::stderr().is_terminal(),
+            enabled: total >= threshold && std::io::stderr().is_terminal(),
         }
     }
 

@@ -541,3 +541,45 @@ fn demo_fills_a_fresh_database_and_is_deterministic() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn feedback_and_transactions_from_json_lines() {
+    let dir = tempdir("jsonl");
+    let db = sqlite(&dir);
+    let orders = dir.join("orders.jsonl");
+    std::fs::write(
+        &orders,
+        "{\"order_id\": \"SO1\", \"customer_id\": \"C1\", \"order_date\": \"2026-03-01\", \"amount\": 12800.5}\n\
+         {\"order_id\": \"SO2\", \"customer_id\": \"C2\", \"order_date\": \"2026/3/2\", \"amount\": \"¥1,000\"}\n\
+         {\"order_id\": \"SO3\", \"customer_id\": \"C2\", \"order_date\": null, \"amount\": 5}\n",
+    )
+    .expect("write");
+    let report = json(
+        &db,
+        &["import", "transactions", orders.to_str().expect("path")],
+    );
+    assert_eq!(
+        (report["imported"].as_u64(), report["rejected"].as_u64()),
+        (Some(2), Some(1)),
+        "{report}"
+    );
+    assert_eq!(report["rejections"][0]["line"], 3);
+
+    let feedback = dir.join("feedback.csv");
+    std::fs::write(&feedback, "客户编号,来源,日期,反馈内容\nC1,投诉,2026-03-03,发货太慢\nC1,投诉,2026-03-03,发货太慢\nC2,传真,2026-03-04,好\n").expect("write");
+    let report = json(
+        &db,
+        &["import", "feedback", feedback.to_str().expect("path")],
+    );
+    // The same complaint twice in one file is one complaint; an unknown source is refused.
+    assert_eq!(
+        (
+            report["imported"].as_u64(),
+            report["duplicate"].as_u64(),
+            report["rejected"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{report}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
