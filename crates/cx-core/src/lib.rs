@@ -21,6 +21,7 @@
 //! assert!(figures.small_sample);
 //! ```
 
+pub mod customer;
 pub mod error;
 pub mod model;
 pub mod period;

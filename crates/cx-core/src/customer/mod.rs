@@ -1,0 +1,8 @@
+//! Customer metrics from transactions: the per-customer summary the
+//! lifetime-value literature works from, the BG/NBD purchase model (Fader,
+//! Hardie & Lee 2005), the Gamma-Gamma spend model (Fader & Hardie 2013) and
+//! customer lifetime value.
+
+pub mod bgnbd;
+pub mod gamma_gamma;
+pub mod summary;
