@@ -193,3 +193,43 @@ mod tests {
         assert!(p > 0.0 && p < 1.0);
     }
 }
+
+/// Discounted customer lifetime value from BG/NBD purchases and an expected
+/// value per purchase: the horizon is cut into `steps` equal steps of
+/// `horizon / steps` time units; each step's expected purchases
+/// (E[Y(k)] − E[Y(k−1)]) times `value_per_purchase` is discounted at
+/// `discount_per_step` for k steps (the form `lifetimes` uses).
+pub fn discounted_clv(
+    model: &BgNbd,
+    history: (u32, f64, f64),
+    value_per_purchase: f64,
+    horizon: f64,
+    steps: u32,
+    discount_per_step: f64,
+) -> f64 {
+    let (x, t_x, t) = history;
+    let step = horizon / f64::from(steps.max(1));
+    let mut previous = 0.0;
+    let mut total = 0.0;
+    for k in 1..=steps.max(1) {
+        let expected = model.conditional_expected_purchases(step * f64::from(k), x, t_x, t);
+        total += (expected - previous) * value_per_purchase / (1.0 + discount_per_step).powi(k as i32);
+        previous = expected;
+    }
+    total
+}
+
+#[cfg(test)]
+mod clv_tests {
+    use super::*;
+
+    #[test]
+    fn undiscounted_clv_is_expected_purchases_times_value() {
+        let m = BgNbd { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+        let e = m.conditional_expected_purchases(52.0, 2, 30.43, 38.86);
+        let clv = discounted_clv(&m, (2, 30.43, 38.86), 40.0, 52.0, 12, 0.0);
+        assert!((clv - 40.0 * e).abs() < 1e-9);
+        let discounted = discounted_clv(&m, (2, 30.43, 38.86), 40.0, 52.0, 12, 0.01);
+        assert!(discounted < clv && discounted > 0.8 * clv);
+    }
+}

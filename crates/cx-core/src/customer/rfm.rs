@@ -1,0 +1,144 @@
+//! RFM: recency, frequency and monetary value per customer, each scored 1–5 by
+//! quintile (5 = most recent, most frequent, highest spend), and the named
+//! segments marketers use, in Chinese and English.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::activity::Purchase;
+use crate::period::Date;
+
+/// One customer's RFM.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rfm {
+    /// Customer.
+    pub customer: String,
+    /// Days since the last purchase, as of the analysis date.
+    pub recency_days: i32,
+    /// Purchases.
+    pub frequency: u64,
+    /// Total spend.
+    pub monetary: f64,
+    /// Scores 1–5.
+    pub r: u8,
+    /// Frequency score.
+    pub f: u8,
+    /// Monetary score.
+    pub m: u8,
+    /// Segment id (`champions`, `loyal`, …).
+    pub segment: &'static str,
+    /// Segment name in Chinese.
+    pub segment_zh: &'static str,
+}
+
+/// Segment `(id, 中文)` from R and F scores (the common 11-segment grid).
+pub fn segment(r: u8, f: u8) -> (&'static str, &'static str) {
+    match (r, f) {
+        (4..=5, 4..=5) => ("champions", "冠军客户"),
+        (3, 4..=5) => ("loyal", "忠诚客户"),
+        (4..=5, 2..=3) => ("potential_loyalist", "潜力客户"),
+        (5, 1) => ("new", "新客户"),
+        (4, 1) => ("promising", "有潜力的新客"),
+        (3, 3) => ("need_attention", "需要关注"),
+        (3, 1..=2) => ("about_to_sleep", "即将沉睡"),
+        (1, 5) => ("cant_lose", "不能失去"),
+        (1..=2, 3..=5) => ("at_risk", "有流失风险"),
+        (2, 1..=2) => ("hibernating", "休眠客户"),
+        _ => ("lost", "已流失"),
+    }
+}
+
+/// Quintile score 1–5 of each value: 1 + ⌊5 · (values strictly below) / n⌋,
+/// so ties share a score.
+fn quintiles(values: &[f64]) -> Vec<u8> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = values.len().max(1) as f64;
+    values
+        .iter()
+        .map(|v| {
+            let below = sorted.partition_point(|x| x < v) as f64;
+            (1.0 + (5.0 * below / n).floor()).min(5.0) as u8
+        })
+        .collect()
+}
+
+/// RFM for every customer with a purchase on or before `as_of`.
+pub fn rfm(purchases: &[Purchase], as_of: Date) -> Vec<Rfm> {
+    let mut per: BTreeMap<&str, (i32, u64, f64)> = BTreeMap::new();
+    for p in purchases.iter().filter(|p| p.date <= as_of) {
+        let e = per.entry(&p.customer).or_insert((i32::MIN, 0, 0.0));
+        e.0 = e.0.max(p.date.days());
+        e.1 += 1;
+        e.2 += p.amount;
+    }
+    let rows: Vec<(&str, i32, u64, f64)> =
+        per.into_iter().map(|(c, (last, f, m))| (c, as_of.days() - last, f, m)).collect();
+    // More recent is better: score the negated recency.
+    let r = quintiles(&rows.iter().map(|x| -f64::from(x.1)).collect::<Vec<_>>());
+    let f = quintiles(&rows.iter().map(|x| x.2 as f64).collect::<Vec<_>>());
+    let m = quintiles(&rows.iter().map(|x| x.3).collect::<Vec<_>>());
+    rows.iter()
+        .enumerate()
+        .map(|(i, (c, rec, freq, mon))| {
+            let (segment, segment_zh) = segment(r[i], f[i]);
+            Rfm {
+                customer: c.to_string(),
+                recency_days: *rec,
+                frequency: *freq,
+                monetary: *mon,
+                r: r[i],
+                f: f[i],
+                m: m[i],
+                segment,
+                segment_zh,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quintile_scores() {
+        assert_eq!(quintiles(&[1.0, 2.0, 3.0, 4.0, 5.0]), vec![1, 2, 3, 4, 5]);
+        assert_eq!(quintiles(&[7.0, 7.0, 7.0]), vec![1, 1, 1]);
+        assert_eq!(quintiles(&(0..10).map(f64::from).collect::<Vec<_>>()), vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    }
+
+    #[test]
+    fn segments_from_scores() {
+        assert_eq!(segment(5, 5).0, "champions");
+        assert_eq!(segment(5, 1).0, "new");
+        assert_eq!(segment(1, 5).0, "cant_lose");
+        assert_eq!(segment(2, 4).0, "at_risk");
+        assert_eq!(segment(1, 1), ("lost", "已流失"));
+        assert_eq!(segment(2, 2).0, "hibernating");
+        assert_eq!(segment(3, 5).0, "loyal");
+    }
+
+    #[test]
+    fn rfm_of_a_small_log() {
+        let d = |m: u32| Date::from_ymd(2026, m, 1).expect("valid");
+        let p = |c: &str, m: u32, a: f64| Purchase { customer: c.into(), date: d(m), amount: a };
+        let mut log = Vec::new();
+        for m in 1..=6 {
+            log.push(p("best", m, 500.0));
+        }
+        log.push(p("gone", 1, 20.0));
+        log.push(p("fresh", 6, 50.0));
+        for (i, c) in ["a", "b", "c", "e", "f", "g", "h"].iter().enumerate() {
+            log.push(p(c, 2 + (i as u32 % 4), 100.0));
+            log.push(p(c, 3, 80.0));
+        }
+        let out = rfm(&log, d(7));
+        let best = out.iter().find(|x| x.customer == "best").expect("best");
+        assert_eq!((best.r, best.f, best.m, best.segment), (5, 5, 5, "champions"));
+        let gone = out.iter().find(|x| x.customer == "gone").expect("gone");
+        assert_eq!((gone.recency_days, gone.segment), (181, "lost"));
+        assert_eq!(out.iter().find(|x| x.customer == "fresh").map(|x| x.segment), Some("new"));
+    }
+}
