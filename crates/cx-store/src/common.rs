@@ -321,6 +321,48 @@ macro_rules! impl_store {
                 Ok($crate::TableCounts(out))
             }
 
+            async fn purchases(&self, by: Option<&str>) -> Result<Vec<$crate::StoredPurchase>, $crate::StoreError> {
+                use sqlx::Row;
+                let slice = $crate::slice_expr(by, true)?;
+                let sql = format!(
+                    "SELECT t.customer, t.day, t.amount_minor, {slice} FROM transactions t
+                     LEFT JOIN accounts a ON a.id = t.account_id ORDER BY t.customer, t.day"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok($crate::StoredPurchase {
+                            customer: row.try_get(0)?,
+                            day: row.try_get::<i64, _>(1)? as i32,
+                            amount_minor: row.try_get(2)?,
+                            slice: row.try_get(3)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn account_lifecycles(
+                &self,
+                by: Option<&str>,
+            ) -> Result<Vec<(Option<cx_core::period::Date>, Option<cx_core::period::Date>, String)>, $crate::StoreError> {
+                use sqlx::Row;
+                let slice = $crate::slice_expr(by, false)?;
+                let sql = format!("SELECT a.since, a.until, {slice} FROM accounts a");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let date = |i: usize| -> Result<Option<cx_core::period::Date>, sqlx::Error> {
+                            Ok(row.try_get::<Option<String>, _>(i)?.and_then(|t| cx_core::period::Date::parse(&t)))
+                        };
+                        Ok((date(0)?, date(1)?, row.try_get(2)?))
+                    })
+                    .collect()
+            }
+
             async fn day_rows(&self, slice: &$crate::ResponseSlice) -> Result<Vec<$crate::DayRows>, $crate::StoreError> {
                 let (select, group, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 2)?;
                 let sql = format!(

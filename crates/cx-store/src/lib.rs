@@ -138,6 +138,38 @@ pub struct KeyedFeedback {
     pub item: FeedbackItem,
 }
 
+/// A stored transaction, reduced to what customer metrics need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPurchase {
+    /// Customer code.
+    pub customer: String,
+    /// Day (days since 1970-01-01).
+    pub day: i32,
+    /// Amount in minor units.
+    pub amount_minor: i64,
+    /// The `by` field's value ("" without one).
+    pub slice: String,
+}
+
+/// The SQL expression of a customer-metrics slice field, over transactions `t`
+/// and accounts `a`.
+pub(crate) fn slice_expr(by: Option<&str>, transactions: bool) -> Result<&'static str, StoreError> {
+    Ok(match (by, transactions) {
+        (None, _) => "''",
+        (Some("product_line"), true) => "COALESCE(t.product_line, '')",
+        (Some("currency"), true) => "t.currency",
+        (Some("region"), _) => "COALESCE(a.region, '')",
+        (Some("tier"), _) => "COALESCE(a.tier, '')",
+        (Some("sales_team"), _) => "COALESCE(a.sales_team, '')",
+        (Some("industry"), _) => "COALESCE(a.industry, '')",
+        (Some(other), _) => {
+            return Err(StoreError::Invalid(format!(
+                "--by {other:?}: in the database slice by product_line, currency, region, tier, sales_team or industry"
+            )));
+        }
+    })
+}
+
 /// Row counts per table, for reports and tests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TableCounts(pub Vec<(&'static str, u64)>);
@@ -243,6 +275,15 @@ pub trait Store {
     -> Result<HashMap<String, ContactId>, StoreError>;
     /// Rows in each table.
     async fn table_counts(&self) -> Result<TableCounts, StoreError>;
+    /// Every transaction as `(customer, day, amount in minor units, slice value)`;
+    /// `by` is a transaction or account field (product_line, currency, region,
+    /// tier, sales_team, industry).
+    async fn purchases(&self, by: Option<&str>) -> Result<Vec<StoredPurchase>, StoreError>;
+    /// Every account's lifecycle `(since, lost on, slice value)`.
+    async fn account_lifecycles(
+        &self,
+        by: Option<&str>,
+    ) -> Result<Vec<(Option<Date>, Option<Date>, String)>, StoreError>;
     /// Push-down: responses per group × day.
     async fn day_rows(&self, slice: &ResponseSlice) -> Result<Vec<DayRows>, StoreError>;
     /// Push-down: answers per score value of `question` per group × day.
@@ -370,6 +411,15 @@ impl Store for AnyStore {
     }
     async fn day_rows(&self, slice: &ResponseSlice) -> Result<Vec<DayRows>, StoreError> {
         delegate!(self, s => s.day_rows(slice).await)
+    }
+    async fn purchases(&self, by: Option<&str>) -> Result<Vec<StoredPurchase>, StoreError> {
+        delegate!(self, s => s.purchases(by).await)
+    }
+    async fn account_lifecycles(
+        &self,
+        by: Option<&str>,
+    ) -> Result<Vec<(Option<Date>, Option<Date>, String)>, StoreError> {
+        delegate!(self, s => s.account_lifecycles(by).await)
     }
     async fn day_scores(
         &self,

@@ -44,6 +44,135 @@ pub enum Command {
     Survey(SurveyCommand),
     /// Write a realistic bilingual demo data set into the database.
     Demo(DemoArgs),
+    /// Customer metrics from transactions: retention, repeat purchase, growth, CLV, RFM.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+    /// Lifetime value by BG/NBD + Gamma-Gamma: fit the models, predict per customer.
+    #[command(subcommand)]
+    Clv(ClvCommand),
+}
+
+/// Where transactions come from, and how they are sliced.
+#[derive(Debug, Args, Clone)]
+pub struct TransactionSource {
+    /// A transaction log (CSV/TSV/XLSX/JSONL/Parquet); the database's transactions when absent.
+    #[arg(long, value_name = "FILE")]
+    pub transactions: Option<PathBuf>,
+    /// Column with the customer id (default: recognised by name, e.g. customer_id, 客户编号).
+    #[arg(long, value_name = "COL")]
+    pub customer: Option<String>,
+    /// Column with the date.
+    #[arg(long, value_name = "COL")]
+    pub date: Option<String>,
+    /// Column with the amount.
+    #[arg(long, value_name = "COL")]
+    pub amount: Option<String>,
+    /// Slice by this column (file) or field (database: product_line, region, tier, sales_team, industry).
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+    /// Text encoding of CSV/TSV/JSONL.
+    #[arg(long, default_value = "auto", value_name = "auto|utf-8|gb18030")]
+    pub encoding: String,
+}
+
+/// `cxscore customers …`.
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Retention and churn, 100·(E − N)/S, for --from … --to.
+    Retention {
+        #[command(flatten)]
+        source: TransactionSource,
+        /// Period start.
+        #[arg(long, value_name = "DATE")]
+        from: String,
+        /// Period end.
+        #[arg(long, value_name = "DATE")]
+        to: String,
+        /// Days of inactivity after which a customer without lifecycle dates counts as gone.
+        #[arg(long, default_value_t = 365)]
+        window: i32,
+    },
+    /// Repeat purchase rate (Wilson interval), average order value, orders per customer.
+    Repeat {
+        #[command(flatten)]
+        source: TransactionSource,
+        /// Period start.
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Period end.
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+    },
+    /// Sales per period and growth against the previous period.
+    Growth {
+        #[command(flatten)]
+        source: TransactionSource,
+        /// day, week, month, quarter or year.
+        #[arg(long, default_value = "quarter")]
+        interval: String,
+    },
+    /// CLV = average purchase × purchases per year × lifespan (× margin, discounted).
+    ClvFormula {
+        #[command(flatten)]
+        source: TransactionSource,
+        /// Gross margin applied to revenue (1 = revenue).
+        #[arg(long, default_value_t = 1.0)]
+        margin: f64,
+        /// Annual discount rate.
+        #[arg(long, default_value_t = 0.0)]
+        discount: f64,
+        /// Expected lifespan in years (default: 1 / annual churn over the last year).
+        #[arg(long)]
+        lifespan: Option<f64>,
+    },
+    /// Recency, frequency, monetary scores (quintiles) and segments.
+    Rfm {
+        #[command(flatten)]
+        source: TransactionSource,
+        /// Analysis date (default: the last transaction date).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+    },
+}
+
+/// Inputs of the BG/NBD + Gamma-Gamma models.
+#[derive(Debug, Args, Clone)]
+pub struct ClvInput {
+    #[command(flatten)]
+    pub source: TransactionSource,
+    /// A ready summary instead: columns customer_id, frequency, recency, T, monetary_value.
+    #[arg(long, value_name = "FILE", conflicts_with = "transactions")]
+    pub summary: Option<PathBuf>,
+    /// End of the observation period (default: the last transaction date).
+    #[arg(long, value_name = "DATE")]
+    pub period_end: Option<String>,
+    /// Time unit of recency, T and the horizon.
+    #[arg(long, default_value = "week", value_name = "day|week")]
+    pub unit: String,
+}
+
+/// `cxscore clv …`.
+#[derive(Debug, Subcommand)]
+pub enum ClvCommand {
+    /// Fit BG/NBD and Gamma-Gamma by maximum likelihood.
+    Fit {
+        #[command(flatten)]
+        input: ClvInput,
+    },
+    /// Per-customer predictions: expected purchases, P(alive), expected spend, CLV.
+    Predict {
+        #[command(flatten)]
+        input: ClvInput,
+        /// Horizon in --unit.
+        #[arg(long, default_value_t = 52.0)]
+        horizon: f64,
+        /// Discount rate per step (steps of a month: 4.33 weeks or 30.4 days).
+        #[arg(long, default_value_t = 0.0)]
+        discount: f64,
+        /// Gross margin applied to spend.
+        #[arg(long, default_value_t = 1.0)]
+        margin: f64,
+    },
 }
 
 const IMPORT_HELP: &str = "KIND is one of: responses (needs --survey), accounts, contacts, transactions, feedback, assessments.

@@ -3,6 +3,7 @@
 //! usage or bad input.
 
 mod cli;
+mod customers;
 mod demo;
 mod import;
 mod metrics;
@@ -70,6 +71,8 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(args, &cli.db, cli.format),
         Command::Survey(cmd) => survey::run(cmd, &cli.db, cli.format),
         Command::Demo(args) => demo::run(args, &cli.db, cli.format),
+        Command::Customers(cmd) => customers::run_customers(cmd, &cli.db, cli.format),
+        Command::Clv(cmd) => customers::run_clv(cmd, &cli.db, cli.format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

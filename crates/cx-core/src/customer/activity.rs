@@ -57,23 +57,39 @@ fn retention(s: u64, e: u64, n: u64, basis: String) -> Retention {
 
 /// Retention from lifecycle dates `(since, lost on)`: a customer is active on
 /// day d when since ≤ d and not yet lost (lost on > d).
-pub fn retention_from_lifecycle(customers: &[(Date, Option<Date>)], start: Date, end: Date) -> Retention {
-    let active = |(since, until): &(Date, Option<Date>), d: Date| *since <= d && until.is_none_or(|u| u > d);
+pub fn retention_from_lifecycle(
+    customers: &[(Date, Option<Date>)],
+    start: Date,
+    end: Date,
+) -> Retention {
+    let active =
+        |(since, until): &(Date, Option<Date>), d: Date| *since <= d && until.is_none_or(|u| u > d);
     let s = customers.iter().filter(|c| active(c, start)).count() as u64;
     let e = customers.iter().filter(|c| active(c, end)).count() as u64;
-    let n = customers.iter().filter(|(since, _)| *since > start && *since <= end).count() as u64;
+    let n = customers
+        .iter()
+        .filter(|(since, _)| *since > start && *since <= end)
+        .count() as u64;
     retention(s, e, n, "lifecycle".into())
 }
 
 /// Retention from purchases only: active on day d when the customer bought in
 /// (d − window, d]; acquired during the period when their first purchase ever
 /// falls in (start, end].
-pub fn retention_from_purchases(purchases: &[Purchase], start: Date, end: Date, window_days: i32) -> Retention {
+pub fn retention_from_purchases(
+    purchases: &[Purchase],
+    start: Date,
+    end: Date,
+    window_days: i32,
+) -> Retention {
     let mut days: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for p in purchases {
         days.entry(&p.customer).or_default().push(p.date.days());
     }
-    let active_at = |d: &[i32], at: Date| d.iter().any(|&x| x <= at.days() && x > at.days() - window_days);
+    let active_at = |d: &[i32], at: Date| {
+        d.iter()
+            .any(|&x| x <= at.days() && x > at.days() - window_days)
+    };
     let (mut s, mut e, mut n) = (0, 0, 0);
     for d in days.values() {
         let first = d.iter().copied().min().unwrap_or(i32::MAX);
@@ -148,7 +164,8 @@ pub struct PeriodSales {
 
 /// Sales per period, chronologically, with growth against the previous period.
 pub fn sales_growth(purchases: &[Purchase], interval: Interval) -> Vec<PeriodSales> {
-    let mut periods: BTreeMap<Period, (f64, u64, std::collections::BTreeSet<&str>)> = BTreeMap::new();
+    let mut periods: BTreeMap<Period, (f64, u64, std::collections::BTreeSet<&str>)> =
+        BTreeMap::new();
     for p in purchases {
         let e = periods.entry(Period::of(p.date, interval)).or_default();
         e.0 += p.amount;
@@ -163,7 +180,10 @@ pub fn sales_growth(purchases: &[Purchase], interval: Interval) -> Vec<PeriodSal
             sales: *total,
             orders: *orders,
             customers: customers.len() as u64,
-            growth_pct: sales.get(&period.previous()).filter(|prev| **prev != 0.0).map(|prev| 100.0 * (total - prev) / prev),
+            growth_pct: sales
+                .get(&period.previous())
+                .filter(|prev| **prev != 0.0)
+                .map(|prev| 100.0 * (total - prev) / prev),
         })
         .collect()
 }
@@ -229,14 +249,21 @@ mod tests {
         c.extend((0..3).map(|_| (d(2025, 3, 1), None)));
         c.push((d(2026, 2, 1), None)); // after the period
         let r = retention_from_lifecycle(&c, d(2025, 1, 1), d(2025, 12, 31));
-        assert_eq!((r.start_customers, r.end_customers, r.new_customers), (10, 11, 3));
+        assert_eq!(
+            (r.start_customers, r.end_customers, r.new_customers),
+            (10, 11, 3)
+        );
         assert_eq!(r.retention_pct, Some(80.0));
         assert_eq!(r.churn_pct, Some(20.0));
     }
 
     #[test]
     fn retention_by_activity_window() {
-        let p = |c: &str, date: Date| Purchase { customer: c.into(), date, amount: 1.0 };
+        let p = |c: &str, date: Date| Purchase {
+            customer: c.into(),
+            date,
+            amount: 1.0,
+        };
         let purchases = vec![
             p("A", d(2024, 6, 1)),
             p("A", d(2025, 11, 1)), // active at both ends
@@ -244,22 +271,38 @@ mod tests {
             p("C", d(2025, 4, 1)),  // new, active at end
         ];
         let r = retention_from_purchases(&purchases, d(2025, 1, 1), d(2025, 12, 31), 365);
-        assert_eq!((r.start_customers, r.end_customers, r.new_customers), (2, 2, 1));
+        assert_eq!(
+            (r.start_customers, r.end_customers, r.new_customers),
+            (2, 2, 1)
+        );
         assert_eq!(r.retention_pct, Some(50.0));
         assert_eq!(r.basis, "activity_window_365d");
     }
 
     #[test]
     fn repeat_growth_and_clv() {
-        let p = |c: &str, m: u32, amount: f64| Purchase { customer: c.into(), date: d(2025, m, 10), amount };
-        let purchases = vec![p("A", 1, 100.0), p("A", 2, 50.0), p("B", 2, 150.0), p("C", 4, 300.0), p("C", 5, 100.0)];
+        let p = |c: &str, m: u32, amount: f64| Purchase {
+            customer: c.into(),
+            date: d(2025, m, 10),
+            amount,
+        };
+        let purchases = vec![
+            p("A", 1, 100.0),
+            p("A", 2, 50.0),
+            p("B", 2, 150.0),
+            p("C", 4, 300.0),
+            p("C", 5, 100.0),
+        ];
         let r = repeat_rate(&purchases);
         assert_eq!((r.n, r.repeat_customers), (3, 2));
         assert!((r.repeat_pct.expect("rate") - 200.0 / 3.0).abs() < 1e-12);
         assert_eq!(r.average_order_value, Some(140.0));
         let g = sales_growth(&purchases, Interval::Quarter);
         assert_eq!(g.len(), 2);
-        assert_eq!((g[0].period.as_str(), g[0].sales, g[0].growth_pct), ("2025-Q1", 300.0, None));
+        assert_eq!(
+            (g[0].period.as_str(), g[0].sales, g[0].growth_pct),
+            ("2025-Q1", 300.0, None)
+        );
         assert_eq!((g[1].sales, g[1].growth_pct), (400.0, Some(100.0 / 3.0)));
         let clv = clv_formula(200.0, 4.0, 5.0, 0.3, 0.0);
         assert!((clv.clv - 1200.0).abs() < 1e-9);

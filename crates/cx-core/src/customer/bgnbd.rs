@@ -213,7 +213,8 @@ pub fn discounted_clv(
     let mut total = 0.0;
     for k in 1..=steps.max(1) {
         let expected = model.conditional_expected_purchases(step * f64::from(k), x, t_x, t);
-        total += (expected - previous) * value_per_purchase / (1.0 + discount_per_step).powi(k as i32);
+        total +=
+            (expected - previous) * value_per_purchase / (1.0 + discount_per_step).powi(k as i32);
         previous = expected;
     }
     total
@@ -225,7 +226,12 @@ mod clv_tests {
 
     #[test]
     fn undiscounted_clv_is_expected_purchases_times_value() {
-        let m = BgNbd { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+        let m = BgNbd {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+        };
         let e = m.conditional_expected_purchases(52.0, 2, 30.43, 38.86);
         let clv = discounted_clv(&m, (2, 30.43, 38.86), 40.0, 52.0, 12, 0.0);
         assert!((clv - 40.0 * e).abs() < 1e-9);

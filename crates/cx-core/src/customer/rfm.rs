@@ -73,8 +73,10 @@ pub fn rfm(purchases: &[Purchase], as_of: Date) -> Vec<Rfm> {
         e.1 += 1;
         e.2 += p.amount;
     }
-    let rows: Vec<(&str, i32, u64, f64)> =
-        per.into_iter().map(|(c, (last, f, m))| (c, as_of.days() - last, f, m)).collect();
+    let rows: Vec<(&str, i32, u64, f64)> = per
+        .into_iter()
+        .map(|(c, (last, f, m))| (c, as_of.days() - last, f, m))
+        .collect();
     // More recent is better: score the negated recency.
     let r = quintiles(&rows.iter().map(|x| -f64::from(x.1)).collect::<Vec<_>>());
     let f = quintiles(&rows.iter().map(|x| x.2 as f64).collect::<Vec<_>>());
@@ -106,7 +108,10 @@ mod tests {
     fn quintile_scores() {
         assert_eq!(quintiles(&[1.0, 2.0, 3.0, 4.0, 5.0]), vec![1, 2, 3, 4, 5]);
         assert_eq!(quintiles(&[7.0, 7.0, 7.0]), vec![1, 1, 1]);
-        assert_eq!(quintiles(&(0..10).map(f64::from).collect::<Vec<_>>()), vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+        assert_eq!(
+            quintiles(&(0..10).map(f64::from).collect::<Vec<_>>()),
+            vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+        );
     }
 
     #[test]
@@ -123,7 +128,11 @@ mod tests {
     #[test]
     fn rfm_of_a_small_log() {
         let d = |m: u32| Date::from_ymd(2026, m, 1).expect("valid");
-        let p = |c: &str, m: u32, a: f64| Purchase { customer: c.into(), date: d(m), amount: a };
+        let p = |c: &str, m: u32, a: f64| Purchase {
+            customer: c.into(),
+            date: d(m),
+            amount: a,
+        };
         let mut log = Vec::new();
         for m in 1..=6 {
             log.push(p("best", m, 500.0));
@@ -136,9 +145,17 @@ mod tests {
         }
         let out = rfm(&log, d(7));
         let best = out.iter().find(|x| x.customer == "best").expect("best");
-        assert_eq!((best.r, best.f, best.m, best.segment), (5, 5, 5, "champions"));
+        assert_eq!(
+            (best.r, best.f, best.m, best.segment),
+            (5, 5, 5, "champions")
+        );
         let gone = out.iter().find(|x| x.customer == "gone").expect("gone");
         assert_eq!((gone.recency_days, gone.segment), (181, "lost"));
-        assert_eq!(out.iter().find(|x| x.customer == "fresh").map(|x| x.segment), Some("new"));
+        assert_eq!(
+            out.iter()
+                .find(|x| x.customer == "fresh")
+                .map(|x| x.segment),
+            Some("new")
+        );
     }
 }

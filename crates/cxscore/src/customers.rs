@@ -1,0 +1,726 @@
+//! `cxscore customers …` and `cxscore clv …`: customer metrics from a
+//! transaction log (a file, or the database's transactions).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::anyhow;
+use cx_core::customer::activity::{
+    Purchase, clv_formula, repeat_rate, retention_from_lifecycle, retention_from_purchases,
+    sales_growth,
+};
+use cx_core::customer::bgnbd::{BgNbd, discounted_clv};
+use cx_core::customer::gamma_gamma::GammaGamma;
+use cx_core::customer::rfm::rfm;
+use cx_core::customer::summary::{CustomerSummary, TimeUnit, distinct_tuples, summarize};
+use cx_core::period::{Date, Interval};
+use cx_io::import::{ImportKind, Record, RowReader, map_columns};
+use cx_io::table::TableSource;
+use cx_io::{EncodingChoice, ScanOptions};
+use cx_store::Store;
+use serde_json::{Value, json};
+
+use crate::cli::{ClvCommand, ClvInput, CustomersCommand, OutputFormat, TransactionSource};
+use crate::{Failure, block_on, store_failure};
+
+/// Purchases with their slice value, and where lifecycle dates exist, accounts.
+struct Loaded {
+    purchases: Vec<(Purchase, String)>,
+    /// `(since, lost on, slice)` of accounts, from the database.
+    lifecycles: Vec<(Option<Date>, Option<Date>, String)>,
+}
+
+fn date_flag(flag: &str, text: &str) -> Result<Date, Failure> {
+    Date::parse(text).ok_or_else(|| {
+        Failure::bad_input(anyhow!(
+            "{flag} {text:?} is not a date; write it like 2026-03-01"
+        ))
+    })
+}
+
+fn load(source: &TransactionSource, db: &str) -> Result<Loaded, Failure> {
+    match &source.transactions {
+        Some(path) => load_file(source, path),
+        None => block_on(async {
+            let store = cx_store::open(db).await.map_err(store_failure)?;
+            let rows = store
+                .purchases(source.by.as_deref())
+                .await
+                .map_err(store_failure)?;
+            let lifecycles = store
+                .account_lifecycles(source.by.as_deref())
+                .await
+                .map_err(store_failure)?;
+            Ok(Loaded {
+                purchases: rows
+                    .into_iter()
+                    .map(|p| {
+                        (
+                            Purchase {
+                                customer: p.customer,
+                                date: Date::from_days(p.day),
+                                amount: p.amount_minor as f64 / 100.0,
+                            },
+                            p.slice,
+                        )
+                    })
+                    .collect(),
+                lifecycles,
+            })
+        }),
+    }
+}
+
+fn load_file(source: &TransactionSource, path: &std::path::Path) -> Result<Loaded, Failure> {
+    let encoding = EncodingChoice::parse(&source.encoding).ok_or_else(|| {
+        Failure::bad_input(anyhow!(
+            "--encoding {:?}: use auto, utf-8 or gb18030",
+            source.encoding
+        ))
+    })?;
+    let options = ScanOptions {
+        encoding,
+        ..ScanOptions::default()
+    };
+    let table = TableSource::open(path, &options).map_err(io_failure)?;
+    let mut overrides = Vec::new();
+    for (col, field) in [
+        (&source.customer, "customer"),
+        (&source.date, "date"),
+        (&source.amount, "amount"),
+    ] {
+        if let Some(c) = col {
+            overrides.push((c.clone(), field.to_string()));
+        }
+    }
+    let mapping = map_columns(ImportKind::Transactions, &table.header, &overrides, None)
+        .map_err(|e| Failure::bad_input(anyhow!("{}: {e}", path.display())))?;
+    let by_col = match &source.by {
+        None => None,
+        Some(by) => Some(
+            table
+                .header
+                .iter()
+                .position(|h| h.trim() == by.trim())
+                .ok_or_else(|| {
+                    Failure::bad_input(anyhow!(
+                        "{}: no column {by:?}; the columns are: {}",
+                        path.display(),
+                        table.header.join(", ")
+                    ))
+                })?,
+        ),
+    };
+    let mut reader = RowReader::new(
+        ImportKind::Transactions,
+        mapping,
+        table.header.clone(),
+        None,
+    );
+    let mut purchases = Vec::new();
+    let mut rejected = Vec::new();
+    table
+        .for_each_row(&options, &|_| {}, &mut |line, row| {
+            match reader.read(line, &row) {
+                Ok(Record::Transaction(_, t)) => {
+                    let slice = by_col
+                        .and_then(|i| row.get(i))
+                        .map(|s| s.trim().to_string())
+                        .unwrap_or_default();
+                    purchases.push((
+                        Purchase {
+                            customer: t.customer,
+                            date: t.date,
+                            amount: t.amount_minor as f64 / 100.0,
+                        },
+                        slice,
+                    ));
+                }
+                Ok(_) => {}
+                Err(r) => rejected.push(r),
+            }
+            true
+        })
+        .map_err(io_failure)?;
+    if !rejected.is_empty() {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "warning: {}: {} row(s) left out:",
+            path.display(),
+            rejected.len()
+        );
+        for r in rejected.iter().take(5) {
+            let _ = writeln!(
+                err,
+                "  line {}: column {:?} = {:?}: {}",
+                r.line, r.column, r.value, r.reason
+            );
+        }
+    }
+    Ok(Loaded {
+        purchases,
+        lifecycles: Vec::new(),
+    })
+}
+
+fn io_failure(e: cx_io::IoError) -> Failure {
+    if e.is_bad_input() {
+        Failure::bad_input(e)
+    } else {
+        Failure::runtime(e)
+    }
+}
+
+/// Purchases grouped by slice ("" = everything when not slicing).
+fn slices(purchases: &[(Purchase, String)]) -> BTreeMap<String, Vec<Purchase>> {
+    let mut out: BTreeMap<String, Vec<Purchase>> = BTreeMap::new();
+    for (p, s) in purchases {
+        out.entry(s.clone()).or_default().push(p.clone());
+    }
+    out
+}
+
+/// Prints `{"groups": [...], "overall": ...}` as JSON, a table, or CSV.
+fn print(
+    by: Option<&str>,
+    groups: Vec<(String, Value)>,
+    overall: Value,
+    format: OutputFormat,
+) -> Result<(), Failure> {
+    let key = |v: &str| match by {
+        Some(b) => json!({ b: v }),
+        None => json!({}),
+    };
+    let group_values: Vec<Value> = groups
+        .iter()
+        .map(|(k, v)| {
+            let mut o = json!({ "key": key(k) });
+            if let (Some(o), Some(v)) = (o.as_object_mut(), v.as_object()) {
+                o.extend(v.clone());
+            }
+            o
+        })
+        .collect();
+    let doc = if by.is_some() {
+        json!({ "groups": group_values, "overall": overall })
+    } else {
+        overall.clone()
+    };
+    let mut out = std::io::stdout().lock();
+    let result = match format {
+        OutputFormat::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        ),
+        OutputFormat::Csv | OutputFormat::Table => {
+            let mut rows: Vec<(String, &Value)> =
+                groups.iter().map(|(k, v)| (k.clone(), v)).collect();
+            rows.push(("(all)".into(), &overall));
+            let mut columns: Vec<String> = Vec::new();
+            for (_, v) in &rows {
+                if let Some(o) = v.as_object() {
+                    for (k, x) in o {
+                        if !x.is_object()
+                            && !x.is_array()
+                            && !columns.contains(k)
+                            && Some(k.as_str()) != by
+                        {
+                            columns.push(k.clone());
+                        }
+                    }
+                }
+            }
+            let cell = |v: &Value, c: &str| match v.get(c) {
+                Some(Value::Number(n)) if format == OutputFormat::Table => n
+                    .as_f64()
+                    .map(|f| {
+                        if f.fract() == 0.0 {
+                            format!("{f:.0}")
+                        } else {
+                            format!("{f:.2}")
+                        }
+                    })
+                    .unwrap_or_default(),
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            let mut header = vec![by.unwrap_or("").to_string()];
+            header.extend(columns.iter().cloned());
+            let body: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(k, v)| {
+                    let mut line = vec![k.clone()];
+                    line.extend(columns.iter().map(|c| cell(v, c)));
+                    line
+                })
+                .collect();
+            if format == OutputFormat::Csv {
+                let esc = |s: &str| {
+                    if s.contains([',', '"', '\n']) {
+                        format!("\"{}\"", s.replace('"', "\"\""))
+                    } else {
+                        s.to_string()
+                    }
+                };
+                writeln!(
+                    out,
+                    "{}",
+                    header.iter().map(|s| esc(s)).collect::<Vec<_>>().join(",")
+                )
+                .and_then(|_| {
+                    body.iter().try_for_each(|r| {
+                        writeln!(
+                            out,
+                            "{}",
+                            r.iter().map(|s| esc(s)).collect::<Vec<_>>().join(",")
+                        )
+                    })
+                })
+            } else {
+                use unicode_width::UnicodeWidthStr;
+                let widths: Vec<usize> = (0..header.len())
+                    .map(|i| {
+                        std::iter::once(&header)
+                            .chain(&body)
+                            .map(|r| r[i].width())
+                            .max()
+                            .unwrap_or(0)
+                    })
+                    .collect();
+                let fmt = |r: &Vec<String>| {
+                    r.iter()
+                        .enumerate()
+                        .map(|(i, c)| format!("{c}{}", " ".repeat(widths[i] - c.width() + 2)))
+                        .collect::<String>()
+                };
+                writeln!(out, "{}", fmt(&header).trim_end()).and_then(|_| {
+                    body.iter()
+                        .try_for_each(|r| writeln!(out, "{}", fmt(r).trim_end()))
+                })
+            }
+        }
+    };
+    result.map_err(Failure::runtime)
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Runs `cxscore customers …`.
+pub fn run_customers(
+    cmd: &CustomersCommand,
+    db: &str,
+    format: OutputFormat,
+) -> Result<(), Failure> {
+    match cmd {
+        CustomersCommand::Retention {
+            source,
+            from,
+            to,
+            window,
+        } => {
+            let (start, end) = (date_flag("--from", from)?, date_flag("--to", to)?);
+            if start > end {
+                return Err(Failure::bad_input(anyhow!(
+                    "--from {from} is after --to {to}"
+                )));
+            }
+            let data = load(source, db)?;
+            // Lifecycle dates when the accounts have them, else the activity window.
+            let with_dates: Vec<&(Option<Date>, Option<Date>, String)> = data
+                .lifecycles
+                .iter()
+                .filter(|(since, _, _)| since.is_some())
+                .collect();
+            let compute = |slice: Option<&str>| {
+                if !with_dates.is_empty() {
+                    let accounts: Vec<(Date, Option<Date>)> = with_dates
+                        .iter()
+                        .filter(|(_, _, s)| slice.is_none_or(|x| x == s))
+                        .filter_map(|(since, until, _)| since.map(|s| (s, *until)))
+                        .collect();
+                    retention_from_lifecycle(&accounts, start, end)
+                } else {
+                    let purchases: Vec<Purchase> = data
+                        .purchases
+                        .iter()
+                        .filter(|(_, s)| slice.is_none_or(|x| x == s))
+                        .map(|(p, _)| p.clone())
+                        .collect();
+                    retention_from_purchases(&purchases, start, end, *window)
+                }
+            };
+            let keys: std::collections::BTreeSet<String> = if with_dates.is_empty() {
+                data.purchases.iter().map(|(_, s)| s.clone()).collect()
+            } else {
+                with_dates.iter().map(|(_, _, s)| s.clone()).collect()
+            };
+            let groups = if source.by.is_some() {
+                keys.iter()
+                    .map(|k| (k.clone(), to_value(&compute(Some(k)))))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            print(
+                source.by.as_deref(),
+                groups,
+                to_value(&compute(None)),
+                format,
+            )
+        }
+        CustomersCommand::Repeat { source, from, to } => {
+            let from = from
+                .as_deref()
+                .map(|t| date_flag("--from", t))
+                .transpose()?;
+            let to = to.as_deref().map(|t| date_flag("--to", t)).transpose()?;
+            let mut data = load(source, db)?;
+            data.purchases.retain(|(p, _)| {
+                from.is_none_or(|f| p.date >= f) && to.is_none_or(|t| p.date <= t)
+            });
+            let groups = if source.by.is_some() {
+                slices(&data.purchases)
+                    .iter()
+                    .map(|(k, v)| (k.clone(), to_value(&repeat_rate(v))))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
+            print(
+                source.by.as_deref(),
+                groups,
+                to_value(&repeat_rate(&all)),
+                format,
+            )
+        }
+        CustomersCommand::Growth { source, interval } => {
+            let interval = Interval::parse(interval).map_err(Failure::bad_input)?;
+            let data = load(source, db)?;
+            let series = |p: &[Purchase]| {
+                Value::Array(sales_growth(p, interval).iter().map(to_value).collect())
+            };
+            let groups: Vec<(String, Value)> = if source.by.is_some() {
+                slices(&data.purchases)
+                    .iter()
+                    .map(|(k, v)| (k.clone(), json!({ "periods": series(v) })))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
+            let periods = sales_growth(&all, interval);
+            if format != OutputFormat::Json {
+                // One row per period reads better than a nested document.
+                let rows = periods
+                    .iter()
+                    .map(|p| (p.period.clone(), to_value(p)))
+                    .collect();
+                let total: f64 = periods.iter().map(|p| p.sales).sum();
+                return print(Some("period"), rows, json!({ "sales": total }), format);
+            }
+            print(
+                source.by.as_deref(),
+                groups,
+                json!({ "periods": periods.iter().map(to_value).collect::<Vec<_>>() }),
+                format,
+            )
+        }
+        CustomersCommand::ClvFormula {
+            source,
+            margin,
+            discount,
+            lifespan,
+        } => {
+            let data = load(source, db)?;
+            let compute = |p: &[Purchase]| -> Value {
+                let Some(last) = p.iter().map(|x| x.date).max() else {
+                    return json!({ "customers": 0 });
+                };
+                let first = p.iter().map(|x| x.date).min().unwrap_or(last);
+                let years = (f64::from(last.days() - first.days()) / 365.25).max(1.0 / 12.0);
+                let stats = repeat_rate(p);
+                let average = stats.average_order_value.unwrap_or(0.0);
+                let per_year = stats.orders_per_customer.unwrap_or(0.0) / years;
+                let churn = retention_from_purchases(p, last.add_days(-365), last, 365).churn_pct;
+                let life = lifespan
+                    .or_else(|| churn.filter(|c| *c > 0.0).map(|c| 100.0 / c))
+                    .unwrap_or(1.0);
+                let mut v = to_value(&clv_formula(average, per_year, life, *margin, *discount));
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("customers".into(), stats.n.into());
+                    o.insert(
+                        "annual_churn_pct".into(),
+                        churn.map_or(Value::Null, Value::from),
+                    );
+                }
+                v
+            };
+            let groups = if source.by.is_some() {
+                slices(&data.purchases)
+                    .iter()
+                    .map(|(k, v)| (k.clone(), compute(v)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
+            print(source.by.as_deref(), groups, compute(&all), format)
+        }
+        CustomersCommand::Rfm { source, as_of } => {
+            let data = load(source, db)?;
+            let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
+            let as_of = match as_of {
+                Some(t) => date_flag("--as-of", t)?,
+                None => all
+                    .iter()
+                    .map(|p| p.date)
+                    .max()
+                    .ok_or_else(|| Failure::bad_input(anyhow!("no transactions")))?,
+            };
+            let rows = rfm(&all, as_of);
+            if format == OutputFormat::Json {
+                let mut segments: BTreeMap<&str, u64> = BTreeMap::new();
+                for r in &rows {
+                    *segments.entry(r.segment).or_insert(0) += 1;
+                }
+                let doc = json!({ "as_of": as_of.to_string(), "segments": segments, "customers": rows.iter().map(to_value).collect::<Vec<_>>() });
+                return writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                )
+                .map_err(Failure::runtime);
+            }
+            let rows: Vec<(String, Value)> = rows
+                .iter()
+                .map(|r| (r.customer.clone(), to_value(r)))
+                .collect();
+            print(
+                Some("customer"),
+                rows,
+                json!({ "as_of": as_of.to_string() }),
+                format,
+            )
+        }
+    }
+}
+
+/// The per-customer summaries for the models.
+fn summaries(input: &ClvInput, db: &str) -> Result<(Vec<CustomerSummary>, TimeUnit), Failure> {
+    let unit = match input.unit.as_str() {
+        "week" | "weeks" => TimeUnit::Week,
+        "day" | "days" => TimeUnit::Day,
+        other => {
+            return Err(Failure::bad_input(anyhow!(
+                "--unit {other:?}: use day or week"
+            )));
+        }
+    };
+    if let Some(path) = &input.summary {
+        let options = ScanOptions::default();
+        let table = TableSource::open(path, &options).map_err(io_failure)?;
+        let col = |names: &[&str]| -> Result<usize, Failure> {
+            table
+                .header
+                .iter()
+                .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+                .ok_or_else(|| {
+                    Failure::bad_input(anyhow!(
+                        "{}: no column {:?}; the columns are: {}",
+                        path.display(),
+                        names[0],
+                        table.header.join(", ")
+                    ))
+                })
+        };
+        let (id, f, r, t) = (
+            col(&["customer_id", "id", "customer"])?,
+            col(&["frequency", "x"])?,
+            col(&["recency", "t_x"])?,
+            col(&["T"])?,
+        );
+        let m = col(&["monetary_value", "monetary", "zbar"]).ok();
+        let mut out = Vec::new();
+        let mut bad = None;
+        table
+            .for_each_row(&options, &|_| {}, &mut |line, row| {
+                let num = |i: usize| row.get(i).and_then(|v| v.trim().parse::<f64>().ok());
+                match (num(f), num(r), num(t)) {
+                    (Some(x), Some(rec), Some(tt))
+                        if x >= 0.0 && x.fract() == 0.0 && rec >= 0.0 && tt >= rec =>
+                    {
+                        out.push(CustomerSummary {
+                            customer: row.get(id).cloned().unwrap_or_default(),
+                            frequency: x as u32,
+                            recency: rec,
+                            t: tt,
+                            monetary: m.and_then(num).unwrap_or(0.0),
+                        });
+                        true
+                    }
+                    _ => {
+                        bad = Some(line);
+                        false
+                    }
+                }
+            })
+            .map_err(io_failure)?;
+        if let Some(line) = bad {
+            return Err(Failure::bad_input(anyhow!(
+                "{}:{line}: frequency must be a whole number ≥ 0 and 0 ≤ recency ≤ T",
+                path.display()
+            )));
+        }
+        return Ok((out, unit));
+    }
+    let data = load(&input.source, db)?;
+    let end = match &input.period_end {
+        Some(t) => date_flag("--period-end", t)?,
+        None => data
+            .purchases
+            .iter()
+            .map(|(p, _)| p.date)
+            .max()
+            .ok_or_else(|| Failure::bad_input(anyhow!("no transactions")))?,
+    };
+    Ok((
+        summarize(
+            data.purchases
+                .iter()
+                .map(|(p, _)| (p.customer.as_str(), p.date, p.amount)),
+            end,
+            unit,
+        ),
+        unit,
+    ))
+}
+
+/// Runs `cxscore clv …`.
+pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), Failure> {
+    let input = match cmd {
+        ClvCommand::Fit { input } | ClvCommand::Predict { input, .. } => input,
+    };
+    let (rows, unit) = summaries(input, db)?;
+    let tuples = distinct_tuples(&rows);
+    let bg =
+        BgNbd::fit(&tuples).ok_or_else(|| Failure::bad_input(anyhow!("no customers to fit")))?;
+    let gg = GammaGamma::fit(
+        &rows
+            .iter()
+            .map(|r| (r.frequency, r.monetary))
+            .collect::<Vec<_>>(),
+    );
+    match cmd {
+        ClvCommand::Fit { .. } => {
+            let se4 = bg
+                .se
+                .map(|s| json!({"r": s[0], "alpha": s[1], "a": s[2], "b": s[3]}));
+            let gg_json = gg.as_ref().map(|g| {
+                json!({"p": g.params.p, "q": g.params.q, "v": g.params.v,
+                       "se": g.se.map(|s| json!({"p": s[0], "q": s[1], "v": s[2]})),
+                       "log_likelihood": g.log_likelihood, "customers": g.customers})
+            });
+            let doc = json!({
+                "bgnbd": {"r": bg.params.r, "alpha": bg.params.alpha, "a": bg.params.a, "b": bg.params.b,
+                          "se": se4, "log_likelihood": bg.log_likelihood},
+                "gamma_gamma": gg_json,
+                "customers": bg.customers,
+                "distinct_tuples": tuples.len(),
+            });
+            let mut out = std::io::stdout().lock();
+            let text = match format {
+                OutputFormat::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
+                _ => {
+                    let se = |i: usize| {
+                        bg.se
+                            .map_or(String::new(), |s| format!(" (se {:.4})", s[i]))
+                    };
+                    let mut t = format!(
+                        "BG/NBD on {} customers ({} distinct histories), log-likelihood {:.2}\n  r = {:.4}{}  alpha = {:.4}{}  a = {:.4}{}  b = {:.4}{}\n",
+                        bg.customers,
+                        tuples.len(),
+                        bg.log_likelihood,
+                        bg.params.r,
+                        se(0),
+                        bg.params.alpha,
+                        se(1),
+                        bg.params.a,
+                        se(2),
+                        bg.params.b,
+                        se(3)
+                    );
+                    match &gg {
+                        Some(g) => t.push_str(&format!(
+                            "Gamma-Gamma on {} repeat buyers, log-likelihood {:.2}\n  p = {:.4}  q = {:.4}  v = {:.4}\n",
+                            g.customers, g.log_likelihood, g.params.p, g.params.q, g.params.v
+                        )),
+                        None => t.push_str("Gamma-Gamma: no repeat buyers with spend; not fitted\n"),
+                    }
+                    t.trim_end().to_string()
+                }
+            };
+            writeln!(out, "{text}").map_err(Failure::runtime)
+        }
+        ClvCommand::Predict {
+            horizon,
+            discount,
+            margin,
+            ..
+        } => {
+            let month = match unit {
+                TimeUnit::Week => 52.0 / 12.0,
+                TimeUnit::Day => 365.25 / 12.0,
+            };
+            let steps = ((horizon / month).round() as u32).max(1);
+            let predictions: Vec<(String, Value)> = rows
+                .iter()
+                .map(|r| {
+                    let history = (r.frequency, r.recency, r.t);
+                    let spend = gg.as_ref().map(|g| g.params.conditional_expected_value(r.frequency, r.monetary));
+                    let purchases = bg.params.conditional_expected_purchases(*horizon, r.frequency, r.recency, r.t);
+                    let clv = spend.map(|s| discounted_clv(&bg.params, history, s * margin, *horizon, steps, *discount));
+                    (
+                        r.customer.clone(),
+                        json!({"frequency": r.frequency, "recency": r.recency, "T": r.t, "monetary_value": r.monetary,
+                               "expected_purchases": purchases,
+                               "p_alive": bg.params.probability_alive(r.frequency, r.recency, r.t),
+                               "expected_spend": spend, "clv": clv}),
+                    )
+                })
+                .collect();
+            if format == OutputFormat::Json {
+                let doc: Vec<Value> = predictions
+                    .into_iter()
+                    .map(|(c, mut v)| {
+                        if let Some(o) = v.as_object_mut() {
+                            o.insert("customer_id".into(), c.into());
+                        }
+                        v
+                    })
+                    .collect();
+                return writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                )
+                .map_err(Failure::runtime);
+            }
+            let total: f64 = predictions
+                .iter()
+                .filter_map(|(_, v)| v["clv"].as_f64())
+                .sum();
+            print(
+                Some("customer"),
+                predictions,
+                json!({ "clv": total }),
+                format,
+            )
+        }
+    }
+}

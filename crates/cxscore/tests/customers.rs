@@ -1,0 +1,180 @@
+//! `cxscore customers …` and `cxscore clv …` as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cx(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cxscore"))
+        .current_dir(root())
+        .env_remove("CXSCORE_DB")
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    let out = cx(&all);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cxscore-cust-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+const CDNOW: &str = "crates/cx-core/tests/data/cdnow_summary.csv";
+
+#[test]
+fn clv_fit_on_the_cdnow_summary() {
+    let fit = json(&["clv", "fit", "--summary", CDNOW]);
+    let bg = &fit["bgnbd"];
+    let close =
+        |v: &Value, want: f64, rel: f64| (v.as_f64().expect("number") - want).abs() <= rel * want;
+    assert!(
+        close(&bg["r"], 0.243, 2e-3) && close(&bg["alpha"], 4.414, 2e-3),
+        "{bg}"
+    );
+    assert!(
+        close(&bg["a"], 0.793, 2e-3) && close(&bg["b"], 2.426, 2e-3),
+        "{bg}"
+    );
+    assert!(bg["se"]["alpha"].as_f64().is_some_and(|s| s > 0.0));
+    assert!(
+        close(&fit["gamma_gamma"]["p"], 6.25, 5e-3) && close(&fit["gamma_gamma"]["v"], 15.44, 5e-3)
+    );
+    assert_eq!(fit["customers"], 2357);
+
+    let predictions = json(&["clv", "predict", "--summary", CDNOW, "--horizon", "39"]);
+    let first = predictions
+        .as_array()
+        .and_then(|a| a.first())
+        .expect("rows");
+    assert_eq!(first["customer_id"], "1");
+    assert!(
+        (first["expected_purchases"].as_f64().expect("e") - 1.226).abs() < 2e-3,
+        "{first}"
+    );
+    assert!(first["clv"].as_f64().is_some_and(|c| c > 0.0));
+}
+
+#[test]
+fn customer_metrics_from_a_transaction_file() {
+    let dir = tempdir("file");
+    let log = dir.join("orders.csv");
+    std::fs::write(
+        &log,
+        "客户编号,下单日期,订单金额,区域\nA,2024-06-01,100,华东\nA,2025-11-01,50,华东\nB,2024-12-01,80,华南\nC,2025-04-01,\"¥1,000\",华南\nC,2025-04-20,200,华南\nD,2025-05-01,oops,华南\n",
+    )
+    .expect("write");
+    let file = log.to_str().expect("path");
+    let r = json(&[
+        "customers",
+        "retention",
+        "--transactions",
+        file,
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-12-31",
+    ]);
+    assert_eq!(
+        (
+            r["start_customers"].as_u64(),
+            r["end_customers"].as_u64(),
+            r["new_customers"].as_u64()
+        ),
+        (Some(2), Some(2), Some(1))
+    );
+    assert_eq!(r["retention_pct"], 50.0);
+    let by = json(&[
+        "customers",
+        "repeat",
+        "--transactions",
+        file,
+        "--by",
+        "区域",
+    ]);
+    let groups = by["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 2);
+    assert_eq!(by["overall"]["repeat_customers"], 2);
+    let growth = json(&[
+        "customers",
+        "growth",
+        "--transactions",
+        file,
+        "--interval",
+        "year",
+    ]);
+    assert_eq!(growth["periods"][1]["sales"], 1250.0);
+    let rfm = json(&["customers", "rfm", "--transactions", file]);
+    assert_eq!(rfm["customers"].as_array().map(Vec::len), Some(3));
+    // The bad amount is reported, not silently dropped.
+    let out = cx(&["customers", "repeat", "--transactions", file]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 7"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fit = json(&["clv", "fit", "--transactions", file, "--unit", "day"]);
+    assert_eq!(fit["customers"], 3);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn customer_metrics_from_the_database() {
+    let dir = tempdir("db");
+    let db = format!("sqlite://{}", dir.join("cx.db").display());
+    json(&["--db", &db, "demo", "--accounts", "40", "--seed", "3"]);
+    let r = json(&[
+        "--db",
+        &db,
+        "customers",
+        "retention",
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-12-31",
+        "--by",
+        "region",
+    ]);
+    assert_eq!(r["overall"]["basis"], "lifecycle");
+    assert!(
+        r["overall"]["retention_pct"]
+            .as_f64()
+            .is_some_and(|v| v > 0.0 && v <= 100.0)
+    );
+    let clv = json(&[
+        "--db",
+        &db,
+        "customers",
+        "clv-formula",
+        "--margin",
+        "0.3",
+        "--discount",
+        "0.1",
+        "--by",
+        "tier",
+    ]);
+    assert!(clv["groups"].as_array().is_some_and(|g| !g.is_empty()));
+    let fit = json(&["--db", &db, "clv", "fit"]);
+    assert!(fit["bgnbd"]["r"].as_f64().is_some_and(|r| r > 0.0));
+    let bad = cx(&["--db", &db, "customers", "repeat", "--by", "colour"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let bad = cx(&["clv", "fit", "--summary", CDNOW, "--unit", "month"]);
+    assert_eq!(bad.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
