@@ -321,6 +321,36 @@ macro_rules! impl_store {
                 Ok($crate::TableCounts(out))
             }
 
+            async fn latest_scores(
+                &self,
+                survey: cx_core::model::SurveyId,
+                question: &str,
+            ) -> Result<Vec<(String, i64)>, $crate::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT a.external_id, an.value_int FROM responses r
+                     JOIN answers an ON an.response_id = r.id AND an.question_id = $2
+                     JOIN accounts a ON a.id = r.account_id
+                     WHERE r.survey_id = $1 AND an.value_int IS NOT NULL
+                     ORDER BY a.external_id, r.submitted_at, r.id",
+                )
+                .bind(survey.0)
+                .bind(question)
+                .fetch_all(&self.pool)
+                .await?;
+                // Ordered by account then time: the last row of each account wins.
+                let mut out: Vec<(String, i64)> = Vec::new();
+                for row in rows {
+                    let code: String = row.try_get(0)?;
+                    let score: i64 = row.try_get(1)?;
+                    match out.last_mut() {
+                        Some(last) if last.0 == code => last.1 = score,
+                        _ => out.push((code, score)),
+                    }
+                }
+                Ok(out)
+            }
+
             async fn purchases(&self, by: Option<&str>) -> Result<Vec<$crate::StoredPurchase>, $crate::StoreError> {
                 use sqlx::Row;
                 let slice = $crate::slice_expr(by, true)?;

@@ -284,6 +284,12 @@ pub trait Store {
         &self,
         by: Option<&str>,
     ) -> Result<Vec<(Option<Date>, Option<Date>, String)>, StoreError>;
+    /// Each account's latest answer to `question` of `survey`: `(customer code, score)`.
+    async fn latest_scores(
+        &self,
+        survey: SurveyId,
+        question: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError>;
     /// Push-down: responses per group × day.
     async fn day_rows(&self, slice: &ResponseSlice) -> Result<Vec<DayRows>, StoreError>;
     /// Push-down: answers per score value of `question` per group × day.
@@ -414,6 +420,13 @@ impl Store for AnyStore {
     }
     async fn purchases(&self, by: Option<&str>) -> Result<Vec<StoredPurchase>, StoreError> {
         delegate!(self, s => s.purchases(by).await)
+    }
+    async fn latest_scores(
+        &self,
+        survey: SurveyId,
+        question: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        delegate!(self, s => s.latest_scores(survey, question).await)
     }
     async fn account_lifecycles(
         &self,

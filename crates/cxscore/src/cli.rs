@@ -125,6 +125,25 @@ pub enum CustomersCommand {
         #[arg(long)]
         lifespan: Option<f64>,
     },
+    /// Expected future revenue (BG/NBD + Gamma-Gamma CLV) by each account's latest
+    /// NPS category (or CSAT/CES band): what detractors hold, who is at risk, whom to care for.
+    RevenueAtRisk {
+        /// The survey (id or slug).
+        #[arg(long, value_name = "ID")]
+        survey: String,
+        /// The question (default: the survey's NPS question, else CSAT, else CES).
+        #[arg(long, value_name = "Q")]
+        question: Option<String>,
+        /// Horizon in weeks.
+        #[arg(long, default_value_t = 52.0)]
+        horizon: f64,
+        /// Monthly discount rate.
+        #[arg(long, default_value_t = 0.0)]
+        discount: f64,
+        /// Gross margin applied to spend.
+        #[arg(long, default_value_t = 1.0)]
+        margin: f64,
+    },
     /// Recency, frequency, monetary scores (quintiles) and segments.
     Rfm {
         #[command(flatten)]

@@ -472,6 +472,21 @@ pub fn run_customers(
             let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
             print(source.by.as_deref(), groups, compute(&all), format)
         }
+        CustomersCommand::RevenueAtRisk {
+            survey,
+            question,
+            horizon,
+            discount,
+            margin,
+        } => revenue_at_risk(
+            db,
+            survey,
+            question.as_deref(),
+            *horizon,
+            *discount,
+            *margin,
+            format,
+        ),
         CustomersCommand::Rfm { source, as_of } => {
             let data = load(source, db)?;
             let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
@@ -723,4 +738,197 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
             )
         }
     }
+}
+
+/// A score's category: NPS promoter/passive/detractor; CSAT and CES bands.
+fn category(
+    kind: cx_core::model::survey::QuestionKind,
+    scale: cx_core::survey::scale::Scale,
+    score: i64,
+    harder: bool,
+) -> &'static str {
+    use cx_core::model::survey::QuestionKind as K;
+    let (lo, hi) = (i64::from(scale.min), i64::from(scale.max));
+    match kind {
+        K::Nps => match score {
+            9..=10 => "promoter",
+            7..=8 => "passive",
+            _ => "detractor",
+        },
+        K::Ces => {
+            let ease = if harder { lo + hi - score } else { score };
+            if ease >= hi - 2 {
+                "easy"
+            } else if ease <= lo + 2 {
+                "hard"
+            } else {
+                "neutral"
+            }
+        }
+        _ => {
+            if score >= hi - 1 {
+                "satisfied"
+            } else if score <= lo + 1 {
+                "dissatisfied"
+            } else {
+                "neutral"
+            }
+        }
+    }
+}
+
+/// `customers revenue-at-risk`: predicted CLV by the latest survey category.
+fn revenue_at_risk(
+    db: &str,
+    survey: &str,
+    question: Option<&str>,
+    horizon: f64,
+    discount: f64,
+    margin: f64,
+    format: OutputFormat,
+) -> Result<(), Failure> {
+    use cx_core::model::survey::QuestionKind;
+    let (stored, scores, purchases) = block_on(async {
+        let store = cx_store::open(db).await.map_err(store_failure)?;
+        let stored = store.survey(survey).await.map_err(store_failure)?;
+        let def = &stored.definition;
+        let q = match question {
+            Some(id) => def
+                .question(id)
+                .cloned()
+                .ok_or_else(|| Failure::bad_input(anyhow!("the survey has no question {id:?}")))?,
+            None => [QuestionKind::Nps, QuestionKind::Csat, QuestionKind::Ces]
+                .iter()
+                .find_map(|k| def.first_of(*k).cloned())
+                .ok_or_else(|| {
+                    Failure::bad_input(anyhow!("the survey has no NPS, CSAT or CES question"))
+                })?,
+        };
+        let scores = store
+            .latest_scores(stored.id, &q.id)
+            .await
+            .map_err(store_failure)?;
+        let purchases = store.purchases(None).await.map_err(store_failure)?;
+        Ok::<_, Failure>(((stored, q), scores, purchases))
+    })?;
+    let (_, q) = stored;
+    let scale = q
+        .rating_scale()
+        .ok_or_else(|| Failure::bad_input(anyhow!("question {:?} is not rated", q.id)))?;
+    let harder = q.direction == Some(cx_core::survey::ces::CesDirection::HigherIsHarder);
+    let end = purchases
+        .iter()
+        .map(|p| p.day)
+        .max()
+        .map(Date::from_days)
+        .ok_or_else(|| Failure::bad_input(anyhow!("no transactions in the database")))?;
+    let rows = summarize(
+        purchases.iter().map(|p| {
+            (
+                p.customer.as_str(),
+                Date::from_days(p.day),
+                p.amount_minor as f64 / 100.0,
+            )
+        }),
+        end,
+        TimeUnit::Week,
+    );
+    let bg = BgNbd::fit(&distinct_tuples(&rows))
+        .ok_or_else(|| Failure::bad_input(anyhow!("no customers to fit")))?;
+    let gg = GammaGamma::fit(
+        &rows
+            .iter()
+            .map(|r| (r.frequency, r.monetary))
+            .collect::<Vec<_>>(),
+    );
+    let steps = ((horizon / (52.0 / 12.0)).round() as u32).max(1);
+    let by_customer: BTreeMap<&str, i64> = scores.iter().map(|(c, s)| (c.as_str(), *s)).collect();
+    // (category, customer, p_alive, clv, frequency)
+    let mut per: Vec<(&'static str, &str, f64, f64, u32)> = Vec::new();
+    for r in &rows {
+        let cat = by_customer
+            .get(r.customer.as_str())
+            .map_or("no_answer", |s| category(q.kind, scale, *s, harder));
+        let spend = gg.as_ref().map_or(r.monetary, |g| {
+            g.params.conditional_expected_value(r.frequency, r.monetary)
+        });
+        let clv = discounted_clv(
+            &bg.params,
+            (r.frequency, r.recency, r.t),
+            spend * margin,
+            horizon,
+            steps,
+            discount,
+        );
+        per.push((
+            cat,
+            &r.customer,
+            bg.params.probability_alive(r.frequency, r.recency, r.t),
+            clv,
+            r.frequency,
+        ));
+    }
+    let mut groups: BTreeMap<&str, (u64, f64, f64, u64)> = BTreeMap::new();
+    for (cat, _, alive, clv, freq) in &per {
+        let g = groups.entry(cat).or_default();
+        g.0 += 1;
+        g.1 += clv;
+        g.2 += alive;
+        g.3 += u64::from(*freq >= 1);
+    }
+    let total: f64 = per.iter().map(|p| p.3).sum();
+    let group_rows: Vec<(String, Value)> = groups
+        .iter()
+        .map(|(cat, (n, clv, alive, repeat))| {
+            (
+                cat.to_string(),
+                json!({"accounts": n, "clv": clv, "clv_share_pct": if total > 0.0 { 100.0 * clv / total } else { 0.0 },
+                       "mean_p_alive": alive / *n as f64, "repeat_pct": 100.0 * *repeat as f64 / *n as f64}),
+            )
+        })
+        .collect();
+    let negative = ["detractor", "dissatisfied", "hard"];
+    let mut at_risk: Vec<&(&str, &str, f64, f64, u32)> = per
+        .iter()
+        .filter(|p| negative.contains(&p.0) || p.2 < 0.5)
+        .collect();
+    at_risk.sort_by(|a, b| b.3.total_cmp(&a.3));
+    let positive = ["promoter", "satisfied", "easy"];
+    let mut loyal: Vec<&(&str, &str, f64, f64, u32)> = per
+        .iter()
+        .filter(|p| positive.contains(&p.0) && p.4 >= 1 && p.2 >= 0.8)
+        .collect();
+    loyal.sort_by(|a, b| b.3.total_cmp(&a.3));
+    let list = |v: &[&(&str, &str, f64, f64, u32)]| -> Vec<Value> {
+        v.iter().take(20).map(|(cat, c, alive, clv, _)| json!({"customer": c, "category": cat, "p_alive": alive, "clv": clv})).collect()
+    };
+    let at_risk_clv: f64 = at_risk.iter().map(|p| p.3).sum();
+    if format == OutputFormat::Json {
+        let doc = json!({
+            "question": q.id, "horizon_weeks": horizon, "accounts": per.len(), "clv_total": total,
+            "revenue_at_risk": at_risk_clv,
+            "groups": group_rows.iter().map(|(k, v)| { let mut o = v.clone(); o["key"] = json!({"category": k}); o }).collect::<Vec<_>>(),
+            "at_risk": list(&at_risk), "high_loyalty": list(&loyal),
+        });
+        return writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )
+        .map_err(Failure::runtime);
+    }
+    print(
+        Some("category"),
+        group_rows,
+        json!({ "accounts": per.len(), "clv": total }),
+        format,
+    )?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "\nrevenue at risk (negative {} or P(alive) < 0.5): {at_risk_clv:.2} of {total:.2} expected over {horizon} weeks; {} accounts to care for",
+        q.id,
+        loyal.len()
+    )
+    .map_err(Failure::runtime)
 }

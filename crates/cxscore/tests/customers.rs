@@ -170,6 +170,23 @@ fn customer_metrics_from_the_database() {
         "tier",
     ]);
     assert!(clv["groups"].as_array().is_some_and(|g| !g.is_empty()));
+    let risk = json(&[
+        "--db",
+        &db,
+        "customers",
+        "revenue-at-risk",
+        "--survey",
+        "relationship-2026",
+    ]);
+    let groups = risk["groups"].as_array().expect("groups");
+    let total: f64 = groups.iter().map(|g| g["clv"].as_f64().expect("clv")).sum();
+    assert!((total - risk["clv_total"].as_f64().expect("total")).abs() < 1e-6 * total);
+    assert!(groups.iter().any(|g| g["key"]["category"] == "detractor"));
+    assert!(
+        risk["revenue_at_risk"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0 && r < total)
+    );
     let fit = json(&["--db", &db, "clv", "fit"]);
     assert!(fit["bgnbd"]["r"].as_f64().is_some_and(|r| r > 0.0));
     let bad = cx(&["--db", &db, "customers", "repeat", "--by", "colour"]);
