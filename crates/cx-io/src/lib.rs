@@ -26,6 +26,7 @@
 //! ```
 
 pub mod csv;
+pub mod customers;
 pub mod encoding;
 pub mod error;
 pub mod import;

@@ -11,7 +11,7 @@ use cx_core::customer::activity::{
 };
 use cx_core::customer::bgnbd::{BgNbd, discounted_clv};
 use cx_core::customer::gamma_gamma::GammaGamma;
-use cx_core::customer::rfm::rfm;
+use cx_core::customer::rfm::{CustomerTotals, rfm, rfm_from_totals};
 use cx_core::customer::summary::{CustomerSummary, TimeUnit, distinct_tuples, summarize};
 use cx_core::period::{Date, Interval};
 use cx_io::import::{ImportKind, Record, RowReader, map_columns};
@@ -170,6 +170,61 @@ fn io_failure(e: cx_io::IoError) -> Failure {
     } else {
         Failure::runtime(e)
     }
+}
+
+/// Per-customer totals in one parallel streaming pass, when the input is a
+/// scannable file (CSV/TSV/JSONL/Parquet) and no slice is asked for.
+fn fast_totals(source: &TransactionSource) -> Result<Option<Vec<CustomerTotals>>, Failure> {
+    let Some(path) = &source.transactions else {
+        return Ok(None);
+    };
+    if source.by.is_some() || cx_io::Format::of(path).is_err() {
+        return Ok(None);
+    }
+    let encoding = EncodingChoice::parse(&source.encoding).ok_or_else(|| {
+        Failure::bad_input(anyhow!(
+            "--encoding {:?}: use auto, utf-8 or gb18030",
+            source.encoding
+        ))
+    })?;
+    let options = ScanOptions {
+        encoding,
+        ..ScanOptions::default()
+    };
+    let header = cx_io::header(path, &options).map_err(io_failure)?;
+    let mut overrides = Vec::new();
+    for (col, field) in [
+        (&source.customer, "customer"),
+        (&source.date, "date"),
+        (&source.amount, "amount"),
+    ] {
+        if let Some(c) = col {
+            overrides.push((c.clone(), field.to_string()));
+        }
+    }
+    let mapping = map_columns(ImportKind::Transactions, &header, &overrides, None)
+        .map_err(|e| Failure::bad_input(anyhow!("{}: {e}", path.display())))?;
+    let name =
+        |f: &'static str| -> &str { mapping.fields.get(f).map_or(f, |&i| header[i].as_str()) };
+    let progress = crate::progress::Progress::new(std::slice::from_ref(path));
+    let scan = cx_io::customers::customer_totals(
+        std::slice::from_ref(path),
+        [name("customer"), name("date"), name("amount")],
+        &options,
+        &|b| progress.advance(b),
+    );
+    progress.finish();
+    let scan = scan.map_err(io_failure)?;
+    if scan.rejected > 0 {
+        let lines: Vec<String> = scan.examples.iter().map(|l| l.line.to_string()).collect();
+        eprintln!(
+            "warning: {}: {} row(s) left out (no customer, or an unreadable date or amount), e.g. line {}",
+            path.display(),
+            scan.rejected,
+            lines.join(", ")
+        );
+    }
+    Ok(Some(scan.totals))
 }
 
 /// Purchases grouped by slice ("" = everything when not slicing).
@@ -488,40 +543,90 @@ pub fn run_customers(
             format,
         ),
         CustomersCommand::Rfm { source, as_of } => {
-            let data = load(source, db)?;
-            let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
-            let as_of = match as_of {
-                Some(t) => date_flag("--as-of", t)?,
-                None => all
-                    .iter()
-                    .map(|p| p.date)
-                    .max()
-                    .ok_or_else(|| Failure::bad_input(anyhow!("no transactions")))?,
-            };
-            let rows = rfm(&all, as_of);
-            if format == OutputFormat::Json {
-                let mut segments: BTreeMap<&str, u64> = BTreeMap::new();
-                for r in &rows {
-                    *segments.entry(r.segment).or_insert(0) += 1;
+            let as_of = as_of
+                .as_deref()
+                .map(|t| date_flag("--as-of", t))
+                .transpose()?;
+            let (rows, as_of) = match fast_totals(source)? {
+                Some(totals) => {
+                    let as_of = match as_of {
+                        Some(d) => d,
+                        None => totals
+                            .iter()
+                            .map(|t| t.last)
+                            .max()
+                            .ok_or_else(|| Failure::bad_input(anyhow!("no transactions")))?,
+                    };
+                    let totals: Vec<CustomerTotals> =
+                        totals.into_iter().filter(|t| t.last <= as_of).collect();
+                    (rfm_from_totals(&totals, as_of), as_of)
                 }
-                let doc = json!({ "as_of": as_of.to_string(), "segments": segments, "customers": rows.iter().map(to_value).collect::<Vec<_>>() });
-                return writeln!(
-                    std::io::stdout().lock(),
-                    "{}",
-                    serde_json::to_string_pretty(&doc).unwrap_or_default()
+                None => {
+                    let data = load(source, db)?;
+                    let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
+                    let as_of = match as_of {
+                        Some(d) => d,
+                        None => all
+                            .iter()
+                            .map(|p| p.date)
+                            .max()
+                            .ok_or_else(|| Failure::bad_input(anyhow!("no transactions")))?,
+                    };
+                    (rfm(&all, as_of), as_of)
+                }
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let result = match format {
+                OutputFormat::Json => {
+                    let mut segments: BTreeMap<&str, u64> = BTreeMap::new();
+                    for r in &rows {
+                        *segments.entry(r.segment).or_insert(0) += 1;
+                    }
+                    let doc = json!({ "as_of": as_of.to_string(), "segments": segments, "customers": rows.iter().map(to_value).collect::<Vec<_>>() });
+                    serde_json::to_writer_pretty(&mut out, &doc)
+                        .map_err(std::io::Error::other)
+                        .and_then(|_| writeln!(out))
+                }
+                OutputFormat::Csv => writeln!(
+                    out,
+                    "customer,recency_days,frequency,monetary,r,f,m,segment,segment_zh"
                 )
-                .map_err(Failure::runtime);
-            }
-            let rows: Vec<(String, Value)> = rows
-                .iter()
-                .map(|r| (r.customer.clone(), to_value(r)))
-                .collect();
-            print(
-                Some("customer"),
-                rows,
-                json!({ "as_of": as_of.to_string() }),
-                format,
-            )
+                .and_then(|_| {
+                    rows.iter().try_for_each(|r| {
+                        let c = if r.customer.contains([',', '"', '\n']) {
+                            format!("\"{}\"", r.customer.replace('"', "\"\""))
+                        } else {
+                            r.customer.clone()
+                        };
+                        writeln!(
+                            out,
+                            "{c},{},{},{},{},{},{},{},{}",
+                            r.recency_days,
+                            r.frequency,
+                            r.monetary,
+                            r.r,
+                            r.f,
+                            r.m,
+                            r.segment,
+                            r.segment_zh
+                        )
+                    })
+                }),
+                OutputFormat::Table => {
+                    drop(out);
+                    let rows: Vec<(String, Value)> = rows
+                        .iter()
+                        .map(|r| (r.customer.clone(), to_value(r)))
+                        .collect();
+                    return print(
+                        Some("customer"),
+                        rows,
+                        json!({ "as_of": as_of.to_string() }),
+                        format,
+                    );
+                }
+            };
+            result.and_then(|_| out.flush()).map_err(Failure::runtime)
         }
     }
 }

@@ -122,6 +122,41 @@ fn customer_metrics_from_a_transaction_file() {
     assert_eq!(growth["periods"][1]["sales"], 1250.0);
     let rfm = json(&["customers", "rfm", "--transactions", file]);
     assert_eq!(rfm["customers"].as_array().map(Vec::len), Some(3));
+    // The streaming path (CSV) and the row-by-row path (XLSX) agree.
+    let xlsx = dir.join("orders.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let text = std::fs::read_to_string(&log).expect("read");
+    let mut reader_rows = Vec::new();
+    for line in text.lines() {
+        // The amount "¥1,000" is quoted in the CSV; rebuild the cells by hand.
+        let cells: Vec<String> = if line.contains('"') {
+            let (head, rest) = line.split_once(",\"").expect("quoted");
+            let (quoted, tail) = rest.split_once("\",").expect("closed");
+            let mut c: Vec<String> = head.split(',').map(String::from).collect();
+            c.push(quoted.to_string());
+            c.extend(tail.split(',').map(String::from));
+            c
+        } else {
+            line.split(',').map(String::from).collect()
+        };
+        reader_rows.push(cells);
+    }
+    for (r, cells) in reader_rows.iter().enumerate() {
+        for (c, v) in cells.iter().enumerate() {
+            sheet
+                .write_string(r as u32, c as u16, v.as_str())
+                .expect("write");
+        }
+    }
+    book.save(&xlsx).expect("save");
+    let from_xlsx = json(&[
+        "customers",
+        "rfm",
+        "--transactions",
+        xlsx.to_str().expect("path"),
+    ]);
+    assert_eq!(from_xlsx, rfm);
     // The bad amount is reported, not silently dropped.
     let out = cx(&["customers", "repeat", "--transactions", file]);
     assert!(

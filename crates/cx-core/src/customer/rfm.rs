@@ -64,32 +64,61 @@ fn quintiles(values: &[f64]) -> Vec<u8> {
         .collect()
 }
 
+/// One customer's purchase totals: last purchase day, purchases, spend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerTotals {
+    /// Customer.
+    pub customer: String,
+    /// Date of the last purchase.
+    pub last: Date,
+    /// Purchases.
+    pub orders: u64,
+    /// Total spend.
+    pub spend: f64,
+}
+
 /// RFM for every customer with a purchase on or before `as_of`.
 pub fn rfm(purchases: &[Purchase], as_of: Date) -> Vec<Rfm> {
-    let mut per: BTreeMap<&str, (i32, u64, f64)> = BTreeMap::new();
+    let mut per: BTreeMap<&str, (Date, u64, f64)> = BTreeMap::new();
     for p in purchases.iter().filter(|p| p.date <= as_of) {
-        let e = per.entry(&p.customer).or_insert((i32::MIN, 0, 0.0));
-        e.0 = e.0.max(p.date.days());
+        let e = per.entry(&p.customer).or_insert((p.date, 0, 0.0));
+        e.0 = e.0.max(p.date);
         e.1 += 1;
         e.2 += p.amount;
     }
-    let rows: Vec<(&str, i32, u64, f64)> = per
+    let totals: Vec<CustomerTotals> = per
         .into_iter()
-        .map(|(c, (last, f, m))| (c, as_of.days() - last, f, m))
+        .map(|(c, (last, orders, spend))| CustomerTotals {
+            customer: c.to_string(),
+            last,
+            orders,
+            spend,
+        })
         .collect();
+    rfm_from_totals(&totals, as_of)
+}
+
+/// RFM from per-customer totals (what a streaming scan or a database returns).
+pub fn rfm_from_totals(totals: &[CustomerTotals], as_of: Date) -> Vec<Rfm> {
     // More recent is better: score the negated recency.
-    let r = quintiles(&rows.iter().map(|x| -f64::from(x.1)).collect::<Vec<_>>());
-    let f = quintiles(&rows.iter().map(|x| x.2 as f64).collect::<Vec<_>>());
-    let m = quintiles(&rows.iter().map(|x| x.3).collect::<Vec<_>>());
-    rows.iter()
+    let r = quintiles(
+        &totals
+            .iter()
+            .map(|t| -f64::from(as_of.days() - t.last.days()))
+            .collect::<Vec<_>>(),
+    );
+    let f = quintiles(&totals.iter().map(|t| t.orders as f64).collect::<Vec<_>>());
+    let m = quintiles(&totals.iter().map(|t| t.spend).collect::<Vec<_>>());
+    totals
+        .iter()
         .enumerate()
-        .map(|(i, (c, rec, freq, mon))| {
+        .map(|(i, t)| {
             let (segment, segment_zh) = segment(r[i], f[i]);
             Rfm {
-                customer: c.to_string(),
-                recency_days: *rec,
-                frequency: *freq,
-                monetary: *mon,
+                customer: t.customer.clone(),
+                recency_days: as_of.days() - t.last.days(),
+                frequency: t.orders,
+                monetary: t.spend,
                 r: r[i],
                 f: f[i],
                 m: m[i],
