@@ -274,40 +274,16 @@ macro_rules! impl_store {
                 &self,
                 codes: &[String],
             ) -> Result<std::collections::HashMap<String, cx_core::model::AccountId>, $crate::StoreError> {
-                use sqlx::Row;
-                let mut out = std::collections::HashMap::new();
-                for chunk in codes.chunks(500) {
-                    let list: Vec<String> = (1..=chunk.len()).map($dialect.placeholder).collect();
-                    let sql = format!("SELECT external_id, id FROM accounts WHERE external_id IN ({})", list.join(","));
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                    for c in chunk {
-                        q = q.bind(c);
-                    }
-                    for row in q.fetch_all(&self.pool).await? {
-                        out.insert(row.try_get::<String, _>(0)?, cx_core::model::AccountId(row.try_get(1)?));
-                    }
-                }
-                Ok(out)
+                let ids = self.ids_by_code("accounts", codes).await?;
+                Ok(ids.into_iter().map(|(k, v)| (k, cx_core::model::AccountId(v))).collect())
             }
 
             async fn contact_ids(
                 &self,
                 codes: &[String],
             ) -> Result<std::collections::HashMap<String, cx_core::model::ContactId>, $crate::StoreError> {
-                use sqlx::Row;
-                let mut out = std::collections::HashMap::new();
-                for chunk in codes.chunks(500) {
-                    let list: Vec<String> = (1..=chunk.len()).map($dialect.placeholder).collect();
-                    let sql = format!("SELECT external_id, id FROM contacts WHERE external_id IN ({})", list.join(","));
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-                    for c in chunk {
-                        q = q.bind(c);
-                    }
-                    for row in q.fetch_all(&self.pool).await? {
-                        out.insert(row.try_get::<String, _>(0)?, cx_core::model::ContactId(row.try_get(1)?));
-                    }
-                }
-                Ok(out)
+                let ids = self.ids_by_code("contacts", codes).await?;
+                Ok(ids.into_iter().map(|(k, v)| (k, cx_core::model::ContactId(v))).collect())
             }
 
             async fn table_counts(&self) -> Result<$crate::TableCounts, $crate::StoreError> {
@@ -482,6 +458,30 @@ macro_rules! impl_store {
                         })
                     })
                     .collect()
+            }
+        }
+
+        impl $ty {
+            /// Ids of the rows of `table` (accounts or contacts) whose external id is among `codes`.
+            async fn ids_by_code(
+                &self,
+                table: &'static str,
+                codes: &[String],
+            ) -> Result<std::collections::HashMap<String, i64>, $crate::StoreError> {
+                use sqlx::Row;
+                let mut out = std::collections::HashMap::new();
+                for chunk in codes.chunks(500) {
+                    let list: Vec<String> = (1..=chunk.len()).map($dialect.placeholder).collect();
+                    let sql = format!("SELECT external_id, id FROM {table} WHERE external_id IN ({})", list.join(","));
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+                    for c in chunk {
+                        q = q.bind(c);
+                    }
+                    for row in q.fetch_all(&self.pool).await? {
+                        out.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
+                    }
+                }
+                Ok(out)
             }
         }
     };

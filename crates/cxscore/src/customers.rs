@@ -72,27 +72,8 @@ fn load(source: &TransactionSource, db: &str) -> Result<Loaded, Failure> {
 }
 
 fn load_file(source: &TransactionSource, path: &std::path::Path) -> Result<Loaded, Failure> {
-    let encoding = EncodingChoice::parse(&source.encoding).ok_or_else(|| {
-        Failure::bad_input(anyhow!(
-            "--encoding {:?}: use auto, utf-8 or gb18030",
-            source.encoding
-        ))
-    })?;
-    let options = ScanOptions {
-        encoding,
-        ..ScanOptions::default()
-    };
+    let (options, overrides) = scan_setup(source)?;
     let table = TableSource::open(path, &options).map_err(io_failure)?;
-    let mut overrides = Vec::new();
-    for (col, field) in [
-        (&source.customer, "customer"),
-        (&source.date, "date"),
-        (&source.amount, "amount"),
-    ] {
-        if let Some(c) = col {
-            overrides.push((c.clone(), field.to_string()));
-        }
-    }
     let mapping = map_columns(ImportKind::Transactions, &table.header, &overrides, None)
         .map_err(|e| Failure::bad_input(anyhow!("{}: {e}", path.display())))?;
     let by_col = match &source.by {
@@ -164,6 +145,31 @@ fn load_file(source: &TransactionSource, path: &std::path::Path) -> Result<Loade
     })
 }
 
+/// Scan options from `--encoding`, and `--customer/--date/--amount` as column overrides.
+fn scan_setup(source: &TransactionSource) -> Result<(ScanOptions, Vec<(String, String)>), Failure> {
+    let encoding = EncodingChoice::parse(&source.encoding).ok_or_else(|| {
+        Failure::bad_input(anyhow!(
+            "--encoding {:?}: use auto, utf-8 or gb18030",
+            source.encoding
+        ))
+    })?;
+    let overrides = [
+        (&source.customer, "customer"),
+        (&source.date, "date"),
+        (&source.amount, "amount"),
+    ]
+    .into_iter()
+    .filter_map(|(col, field)| col.as_ref().map(|c| (c.clone(), field.to_string())))
+    .collect();
+    Ok((
+        ScanOptions {
+            encoding,
+            ..ScanOptions::default()
+        },
+        overrides,
+    ))
+}
+
 fn io_failure(e: cx_io::IoError) -> Failure {
     if e.is_bad_input() {
         Failure::bad_input(e)
@@ -181,27 +187,8 @@ fn fast_totals(source: &TransactionSource) -> Result<Option<Vec<CustomerTotals>>
     if source.by.is_some() || cx_io::Format::of(path).is_err() {
         return Ok(None);
     }
-    let encoding = EncodingChoice::parse(&source.encoding).ok_or_else(|| {
-        Failure::bad_input(anyhow!(
-            "--encoding {:?}: use auto, utf-8 or gb18030",
-            source.encoding
-        ))
-    })?;
-    let options = ScanOptions {
-        encoding,
-        ..ScanOptions::default()
-    };
+    let (options, overrides) = scan_setup(source)?;
     let header = cx_io::header(path, &options).map_err(io_failure)?;
-    let mut overrides = Vec::new();
-    for (col, field) in [
-        (&source.customer, "customer"),
-        (&source.date, "date"),
-        (&source.amount, "amount"),
-    ] {
-        if let Some(c) = col {
-            overrides.push((c.clone(), field.to_string()));
-        }
-    }
     let mapping = map_columns(ImportKind::Transactions, &header, &overrides, None)
         .map_err(|e| Failure::bad_input(anyhow!("{}: {e}", path.display())))?;
     let name =
