@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use cx_core::customer::rfm::CustomerTotals;
 use cx_core::model::customer::parse_amount;
+
+use crate::import::parse_import_timestamp;
 use cx_core::period::Date;
 use std::collections::HashMap;
 
@@ -44,8 +46,10 @@ pub struct TotalsScan {
 
 #[derive(Default)]
 struct TotalsSink {
-    short: HashMap<ShortKey, (i32, u64, i64), foldhash::fast::FixedState>,
-    map: CustomerMap<(i32, u64, i64)>,
+    /// Purchases after this date are ignored (`--as-of`).
+    as_of: Option<Date>,
+    short: HashMap<ShortKey, (i32, u64, i128), foldhash::fast::FixedState>,
+    map: CustomerMap<(i32, u64, i128)>,
     key: Vec<u8>,
     rejected: u64,
     examples: Vec<RowLoc>,
@@ -60,19 +64,30 @@ impl TotalsSink {
     }
 }
 
-fn amount(cell: &Cell<'_>) -> Option<f64> {
+/// An amount in cents, read exactly as `cxscore import` reads it.
+fn amount_cents(cell: &Cell<'_>) -> Option<i64> {
     match *cell {
-        Cell::Int(v) => Some(v as f64),
-        Cell::Float(x) if x.is_finite() => Some(x),
+        Cell::Int(v) => v.checked_mul(100),
+        Cell::Float(x) if x.is_finite() && x.abs() < 9e13 => Some((x * 100.0).round() as i64),
         Cell::Text(t) | Cell::DictText(_, t) | Cell::EscapedText(t) => {
-            let s = std::str::from_utf8(t).ok()?.trim();
-            // Plain numbers are the common case: skip the currency-aware parser.
-            s.parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .or_else(|| parse_amount(s).map(|m| m as f64 / 100.0))
+            parse_amount(std::str::from_utf8(t).ok()?)
         }
         _ => None,
+    }
+}
+
+/// A date, read as `cxscore import` reads it (Excel serials included).
+fn date_of(cell: &Cell<'_>) -> Option<Date> {
+    match *cell {
+        Cell::Int(v) => parse_import_timestamp(&v.to_string()).map(|d| d.0),
+        Cell::Float(x) => parse_import_timestamp(&x.to_string()).map(|d| d.0),
+        Cell::Date(d) => Some(d),
+        Cell::Text(t) | Cell::DictText(_, t) | Cell::EscapedText(t) => cell
+            .date()
+            .ok()
+            .flatten()
+            .or_else(|| parse_import_timestamp(std::str::from_utf8(t).ok()?).map(|d| d.0)),
+        Cell::Null => None,
     }
 }
 
@@ -80,13 +95,15 @@ impl RowSink for TotalsSink {
     fn row(&mut self, cells: &[Cell<'_>], at: RowLoc) {
         self.key.clear();
         cells[0].write_text(&mut self.key);
-        let date = match cells[1].date() {
-            Ok(Some(d)) => d,
-            _ => return self.reject(at),
+        let Some(date) = date_of(&cells[1]) else {
+            return self.reject(at);
         };
-        // Whole cents: integer sums are exact and do not depend on how the
-        // file was split among threads.
-        let Some(value) = amount(&cells[2]).map(|a| (a * 100.0).round() as i64) else {
+        if self.as_of.is_some_and(|a| date > a) {
+            return;
+        }
+        // Whole cents in i128: sums are exact, cannot overflow, and do not
+        // depend on how the file was split among threads.
+        let Some(value) = amount_cents(&cells[2]).map(i128::from) else {
             return self.reject(at);
         };
         if self.key.is_empty() {
@@ -113,16 +130,27 @@ impl RowSink for TotalsSink {
     }
 }
 
-/// Scans `files` for `(customer, date, amount)` columns and totals them per customer.
+/// Scans `files` for `(customer, date, amount)` columns and totals them per
+/// customer, ignoring purchases after `as_of`.
 pub fn customer_totals(
     files: &[PathBuf],
     columns: [&str; 3],
+    as_of: Option<Date>,
     options: &ScanOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<TotalsScan, IoError> {
     let cols: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
-    let sinks = scan_with_progress(files, &cols, options, TotalsSink::default, progress)?;
-    let mut merged: CustomerMap<(i32, u64, i64)> = CustomerMap::default();
+    let sinks = scan_with_progress(
+        files,
+        &cols,
+        options,
+        || TotalsSink {
+            as_of,
+            ..TotalsSink::default()
+        },
+        progress,
+    )?;
+    let mut merged: CustomerMap<(i32, u64, i128)> = CustomerMap::default();
     let mut out = TotalsScan::default();
     for sink in sinks {
         out.rejected += sink.rejected;

@@ -754,26 +754,62 @@ fn channel(text: &str) -> Option<&'static str> {
 pub fn parse_import_timestamp(text: &str) -> Option<(Date, String)> {
     let t = text.trim();
     if let Some(date) = Date::parse(t) {
-        // Keep the time of day when one is written (taken as UTC).
-        let time = t
-            .find(['T', ' '])
-            .map(|i| t[i + 1..].trim())
-            .and_then(|rest| {
-                let hms: Vec<&str> = rest.get(..8.min(rest.len()))?.split(':').collect();
-                let h: u32 = hms.first()?.parse().ok()?;
-                let m: u32 = hms.get(1)?.parse().ok()?;
-                let s: u32 = hms
-                    .get(2)
-                    .and_then(|s| s.get(..2))
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                (h < 24 && m < 60 && s < 60).then(|| format!("{h:02}:{m:02}:{s:02}"))
-            })
-            .unwrap_or_else(|| "00:00:00".into());
-        return Some((date, format!("{date}T{time}Z")));
+        // The time of day when one is written; a written offset (`+08:00`,
+        // `-05:00`, `Z`) converts it to UTC, a bare time is taken as UTC. The
+        // calendar date stays as written, as file mode reads it.
+        let Some(rest) = t.find(['T', 't', ' ']).map(|i| t[i + 1..].trim()) else {
+            return Some((date, format!("{date}T00:00:00Z")));
+        };
+        let digits = |s: &str| s.parse::<i64>().ok();
+        let (h, m) = (
+            rest.get(0..2).and_then(digits),
+            rest.get(3..5).and_then(digits),
+        );
+        let (Some(h), Some(m)) = (h, m) else {
+            return Some((date, format!("{date}T00:00:00Z")));
+        };
+        let sec = rest
+            .get(5..6)
+            .filter(|c| *c == ":")
+            .and(rest.get(6..8))
+            .and_then(digits)
+            .unwrap_or(0);
+        if h > 23 || m > 59 || sec > 59 {
+            return None;
+        }
+        let zone = rest.find(['+', '-', 'Z', 'z']).map(|i| &rest[i..]);
+        let offset = match zone {
+            None | Some("Z" | "z") => 0,
+            Some(z) => {
+                let sign = if z.starts_with('-') { -1 } else { 1 };
+                let d: String = z[1..].chars().filter(char::is_ascii_digit).collect();
+                match d.len() {
+                    2 => sign * digits(&d)? * 3600,
+                    4 => sign * (digits(&d[..2])? * 3600 + digits(&d[2..])? * 60),
+                    _ => return None,
+                }
+            }
+        };
+        let utc = i64::from(date.days()) * 86_400 + h * 3600 + m * 60 + sec - offset;
+        let (day, secs) = (utc.div_euclid(86_400), utc.rem_euclid(86_400));
+        let utc_date = Date::from_days(day as i32);
+        return Some((
+            date,
+            format!(
+                "{utc_date}T{:02}:{:02}:{:02}Z",
+                secs / 3600,
+                secs % 3600 / 60,
+                secs % 60
+            ),
+        ));
     }
+    // Excel serials, only in the range of plausible dates (1954–2119): a bare
+    // 2026 or 202603 is not a date.
     let serial: f64 = t.parse().ok()?;
-    let date = excel_serial_date(serial).filter(|_| serial >= 1000.0)?;
+    if !(20_000.0..=80_000.0).contains(&serial) {
+        return None;
+    }
+    let date = excel_serial_date(serial)?;
     let secs = ((serial.fract() * 86_400.0).round() as i64).clamp(0, 86_399);
     Some((
         date,
@@ -820,6 +856,13 @@ impl<'a> RowReader<'a> {
             assessment_one_to_five: false,
             seen: HashMap::new(),
         }
+    }
+
+    /// `prefix:fingerprint:n`, n counting identical rows of this file so far.
+    fn occurrence(&mut self, prefix: &str, fingerprint: String) -> String {
+        let n = self.seen.entry(fingerprint.clone()).or_insert(0);
+        *n += 1;
+        format!("{prefix}:{fingerprint}:{n}")
     }
 
     fn cell<'r>(&self, row: &'r [String], field: &str) -> Option<&'r str> {
@@ -965,8 +1008,10 @@ impl<'a> RowReader<'a> {
         let dedupe_key = match self.cell(row, "response_id") {
             Some(id) => format!("id:{id}"),
             None => {
+                // Two respondents may give identical answers: count identical
+                // rows within the file, so only a second import is a duplicate.
                 let parts: Vec<&str> = row.iter().map(String::as_str).collect();
-                format!("row:{}", fingerprint(&parts))
+                self.occurrence("row", fingerprint(&parts))
             }
         };
         Ok(ResponseRow {
@@ -1071,25 +1116,20 @@ impl<'a> RowReader<'a> {
         };
         let external_id = self.cell(row, "external_id").map(String::from);
         let product_line = self.cell(row, "product_line").map(String::from);
-        let key = match &external_id {
-            Some(id) => format!("id:{id}"),
-            None => {
-                // The same order twice in one file is two orders; the same file
-                // twice is not. Count identical rows within the file.
-                let amount = amount_minor.to_string();
-                let day = date.to_string();
-                let content = fingerprint(&[
-                    &customer,
-                    &day,
-                    &amount,
-                    &currency,
-                    product_line.as_deref().unwrap_or(""),
-                ]);
-                let n = self.seen.entry(content.clone()).or_insert(0);
-                *n += 1;
-                format!("row:{content}:{n}")
-            }
-        };
+        // An order number identifies an order, not a line: several lines of one
+        // order (or one number reused by another customer) are told apart by
+        // their content, and identical rows within the file by their count.
+        let amount = amount_minor.to_string();
+        let day = date.to_string();
+        let content = fingerprint(&[
+            external_id.as_deref().unwrap_or(""),
+            &customer,
+            &day,
+            &amount,
+            &currency,
+            product_line.as_deref().unwrap_or(""),
+        ]);
+        let key = self.occurrence(if external_id.is_some() { "id" } else { "row" }, content);
         Ok(Record::Transaction(
             key,
             Transaction {
@@ -1103,7 +1143,7 @@ impl<'a> RowReader<'a> {
         ))
     }
 
-    fn feedback(&self, line: u64, row: &[String]) -> Result<Record, Rejection> {
+    fn feedback(&mut self, line: u64, row: &[String]) -> Result<Record, Rejection> {
         let text = self.required(line, row, "text")?.to_string();
         let date = self
             .date(line, row, "date")?
@@ -1116,12 +1156,15 @@ impl<'a> RowReader<'a> {
         };
         let account = self.cell(row, "account").map(String::from);
         let day = date.to_string();
-        let key = fingerprint(&[
-            account.as_deref().unwrap_or(""),
-            source.as_str(),
-            &day,
-            &text,
-        ]);
+        let key = self.occurrence(
+            "row",
+            fingerprint(&[
+                account.as_deref().unwrap_or(""),
+                source.as_str(),
+                &day,
+                &text,
+            ]),
+        );
         Ok(Record::Feedback(
             key,
             FeedbackItem {
@@ -1289,6 +1332,24 @@ mod tests {
             Some("2026-03-01T12:00:00Z".into())
         );
         assert_eq!(parse_import_timestamp("12"), None);
+        assert_eq!(
+            parse_import_timestamp("2026"),
+            None,
+            "a year is not an Excel serial"
+        );
+        assert_eq!(parse_import_timestamp("202603"), None);
+        assert_eq!(
+            parse_import_timestamp("2026-03-31T23:30:00-05:00"),
+            Some((
+                Date::from_ymd(2026, 3, 31).expect("date"),
+                "2026-04-01T04:30:00Z".into()
+            ))
+        );
+        assert_eq!(
+            parse_import_timestamp("2026-03-01 08:00:00+08:00").map(|t| t.1),
+            Some("2026-03-01T00:00:00Z".into())
+        );
+        assert_eq!(parse_import_timestamp("2026-03-01 25:00"), None);
         assert_eq!(fingerprint(&["a", "b"]), fingerprint(&[" a", "b "]));
         assert_ne!(fingerprint(&["ab", ""]), fingerprint(&["a", "b"]));
         assert_eq!(parse_influence("80%"), Some(0.8));

@@ -108,7 +108,7 @@ impl TableSource {
                             .map(|c| {
                                 let mut v = Vec::new();
                                 c.write_text(&mut v);
-                                String::from_utf8_lossy(&v).into_owned()
+                                String::from_utf8_lossy(&v).replace('\0', "")
                             })
                             .collect();
                         self.stopped = !(self.each)(at.line, row);
@@ -172,7 +172,8 @@ fn spreadsheet_rows(path: &Path, limit: usize) -> Result<Vec<Vec<String>>, IoErr
 fn cell_text(cell: &Data) -> String {
     match cell {
         Data::Empty | Data::Error(_) => String::new(),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().to_string(),
+        // NUL never belongs in text (and PostgreSQL refuses it).
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().replace('\0', ""),
         Data::Int(i) => i.to_string(),
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
         Data::Float(f) => f.to_string(),

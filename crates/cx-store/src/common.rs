@@ -352,10 +352,10 @@ macro_rules! impl_store {
             async fn account_lifecycles(
                 &self,
                 by: Option<&str>,
-            ) -> Result<Vec<(Option<cx_core::period::Date>, Option<cx_core::period::Date>, String)>, $crate::StoreError> {
+            ) -> Result<Vec<$crate::AccountLifecycle>, $crate::StoreError> {
                 use sqlx::Row;
                 let slice = $crate::slice_expr(by, false)?;
-                let sql = format!("SELECT a.since, a.until, {slice} FROM accounts a");
+                let sql = format!("SELECT a.since, a.until, {slice}, a.external_id FROM accounts a");
                 sqlx::query(sqlx::AssertSqlSafe(sql))
                     .fetch_all(&self.pool)
                     .await?
@@ -364,7 +364,7 @@ macro_rules! impl_store {
                         let date = |i: usize| -> Result<Option<cx_core::period::Date>, sqlx::Error> {
                             Ok(row.try_get::<Option<String>, _>(i)?.and_then(|t| cx_core::period::Date::parse(&t)))
                         };
-                        Ok((date(0)?, date(1)?, row.try_get(2)?))
+                        Ok((row.try_get(3)?, date(0)?, date(1)?, row.try_get(2)?))
                     })
                     .collect()
             }

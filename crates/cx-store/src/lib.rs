@@ -138,6 +138,9 @@ pub struct KeyedFeedback {
     pub item: FeedbackItem,
 }
 
+/// An account's code, lifecycle dates and slice value.
+pub type AccountLifecycle = (String, Option<Date>, Option<Date>, String);
+
 /// A stored transaction, reduced to what customer metrics need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPurchase {
@@ -279,11 +282,11 @@ pub trait Store {
     /// `by` is a transaction or account field (product_line, currency, region,
     /// tier, sales_team, industry).
     async fn purchases(&self, by: Option<&str>) -> Result<Vec<StoredPurchase>, StoreError>;
-    /// Every account's lifecycle `(since, lost on, slice value)`.
+    /// Every account's lifecycle `(customer code, since, lost on, slice value)`.
     async fn account_lifecycles(
         &self,
         by: Option<&str>,
-    ) -> Result<Vec<(Option<Date>, Option<Date>, String)>, StoreError>;
+    ) -> Result<Vec<AccountLifecycle>, StoreError>;
     /// Each account's latest answer to `question` of `survey`: `(customer code, score)`.
     async fn latest_scores(
         &self,
@@ -431,7 +434,7 @@ impl Store for AnyStore {
     async fn account_lifecycles(
         &self,
         by: Option<&str>,
-    ) -> Result<Vec<(Option<Date>, Option<Date>, String)>, StoreError> {
+    ) -> Result<Vec<AccountLifecycle>, StoreError> {
         delegate!(self, s => s.account_lifecycles(by).await)
     }
     async fn day_scores(

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::anyhow;
 use cx_core::customer::activity::{
-    Purchase, clv_formula, repeat_rate, retention_from_lifecycle, retention_from_purchases,
+    CustomerActivity, Purchase, clv_formula, repeat_rate, retention, retention_from_purchases,
     sales_growth,
 };
 use cx_core::customer::bgnbd::{BgNbd, discounted_clv};
@@ -27,7 +27,7 @@ use crate::{Failure, block_on, store_failure};
 struct Loaded {
     purchases: Vec<(Purchase, String)>,
     /// `(since, lost on, slice)` of accounts, from the database.
-    lifecycles: Vec<(Option<Date>, Option<Date>, String)>,
+    lifecycles: Vec<cx_store::AccountLifecycle>,
 }
 
 fn date_flag(flag: &str, text: &str) -> Result<Date, Failure> {
@@ -47,10 +47,11 @@ fn load(source: &TransactionSource, db: &str) -> Result<Loaded, Failure> {
                 .purchases(source.by.as_deref())
                 .await
                 .map_err(store_failure)?;
-            let lifecycles = store
-                .account_lifecycles(source.by.as_deref())
-                .await
-                .map_err(store_failure)?;
+            // Transaction-only fields slice purchases; accounts have no such field.
+            let lifecycles = match source.by.as_deref() {
+                Some("product_line" | "currency") => Vec::new(),
+                by => store.account_lifecycles(by).await.map_err(store_failure)?,
+            };
             Ok(Loaded {
                 purchases: rows
                     .into_iter()
@@ -180,7 +181,10 @@ fn io_failure(e: cx_io::IoError) -> Failure {
 
 /// Per-customer totals in one parallel streaming pass, when the input is a
 /// scannable file (CSV/TSV/JSONL/Parquet) and no slice is asked for.
-fn fast_totals(source: &TransactionSource) -> Result<Option<Vec<CustomerTotals>>, Failure> {
+fn fast_totals(
+    source: &TransactionSource,
+    as_of: Option<Date>,
+) -> Result<Option<Vec<CustomerTotals>>, Failure> {
     let Some(path) = &source.transactions else {
         return Ok(None);
     };
@@ -197,6 +201,7 @@ fn fast_totals(source: &TransactionSource) -> Result<Option<Vec<CustomerTotals>>
     let scan = cx_io::customers::customer_totals(
         std::slice::from_ref(path),
         [name("customer"), name("date"), name("amount")],
+        as_of,
         &options,
         &|b| progress.advance(b),
     );
@@ -371,39 +376,40 @@ pub fn run_customers(
                     "--from {from} is after --to {to}"
                 )));
             }
+            if *window < 1 {
+                return Err(Failure::bad_input(anyhow!(
+                    "--window {window}: give a number of days ≥ 1"
+                )));
+            }
             let data = load(source, db)?;
-            // Lifecycle dates when the accounts have them, else the activity window.
-            let with_dates: Vec<&(Option<Date>, Option<Date>, String)> = data
-                .lifecycles
-                .iter()
-                .filter(|(since, _, _)| since.is_some())
-                .collect();
+            // Each customer by what is known: lifecycle dates where the account has
+            // them, purchases within the window otherwise.
+            let mut customers: BTreeMap<String, (CustomerActivity, String)> = BTreeMap::new();
+            for (code, since, until, slice) in &data.lifecycles {
+                let entry = customers
+                    .entry(code.clone())
+                    .or_insert_with(|| (CustomerActivity::default(), slice.clone()));
+                entry.0.lifecycle = since.map(|s| (s, *until));
+            }
+            for (p, slice) in &data.purchases {
+                let entry = customers
+                    .entry(p.customer.clone())
+                    .or_insert_with(|| (CustomerActivity::default(), slice.clone()));
+                entry.0.purchase_days.push(p.date.days());
+            }
             let compute = |slice: Option<&str>| {
-                if !with_dates.is_empty() {
-                    let accounts: Vec<(Date, Option<Date>)> = with_dates
-                        .iter()
-                        .filter(|(_, _, s)| slice.is_none_or(|x| x == s))
-                        .filter_map(|(since, until, _)| since.map(|s| (s, *until)))
-                        .collect();
-                    retention_from_lifecycle(&accounts, start, end)
-                } else {
-                    let purchases: Vec<Purchase> = data
-                        .purchases
-                        .iter()
-                        .filter(|(_, s)| slice.is_none_or(|x| x == s))
-                        .map(|(p, _)| p.clone())
-                        .collect();
-                    retention_from_purchases(&purchases, start, end, *window)
-                }
+                let chosen: Vec<CustomerActivity> = customers
+                    .values()
+                    .filter(|(_, s)| slice.is_none_or(|x| x == s))
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                retention(&chosen, start, end, *window)
             };
-            let keys: std::collections::BTreeSet<String> = if with_dates.is_empty() {
-                data.purchases.iter().map(|(_, s)| s.clone()).collect()
-            } else {
-                with_dates.iter().map(|(_, _, s)| s.clone()).collect()
-            };
+            let keys: std::collections::BTreeSet<&String> =
+                customers.values().map(|(_, s)| s).collect();
             let groups = if source.by.is_some() {
                 keys.iter()
-                    .map(|k| (k.clone(), to_value(&compute(Some(k)))))
+                    .map(|k| (k.to_string(), to_value(&compute(Some(k)))))
                     .collect()
             } else {
                 Vec::new()
@@ -534,7 +540,7 @@ pub fn run_customers(
                 .as_deref()
                 .map(|t| date_flag("--as-of", t))
                 .transpose()?;
-            let (rows, as_of) = match fast_totals(source)? {
+            let (rows, as_of) = match fast_totals(source, as_of)? {
                 Some(totals) => {
                     let as_of = match as_of {
                         Some(d) => d,
@@ -723,6 +729,33 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
             .map(|r| (r.frequency, r.monetary))
             .collect::<Vec<_>>(),
     );
+    // Say plainly when the data cannot support the models.
+    let mut warnings: Vec<String> = Vec::new();
+    if bg.customers < 30 {
+        warnings.push(format!(
+            "only {} customers: too few for stable estimates",
+            bg.customers
+        ));
+    }
+    let extreme = |v: f64| !(1e-6..=1e6).contains(&v);
+    if bg.se.is_none()
+        || [bg.params.r, bg.params.alpha, bg.params.a, bg.params.b]
+            .into_iter()
+            .any(extreme)
+    {
+        warnings.push("BG/NBD: the likelihood has no interior maximum (a parameter at a limit or no standard errors); treat predictions with care".into());
+    }
+    match &gg {
+        None => warnings.push("Gamma-Gamma: no repeat buyers with spend; expected spend falls back to observed means".into()),
+        Some(g) if g.se.is_none() || [g.params.p, g.params.q, g.params.v].into_iter().any(extreme) => {
+            warnings.push("Gamma-Gamma: a parameter at a limit or no standard errors (spend barely varies within customers?)".into())
+        }
+        Some(g) if g.params.q <= 1.0 => warnings.push("Gamma-Gamma: q ≤ 1, the population mean spend is undefined".into()),
+        _ => {}
+    }
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     match cmd {
         ClvCommand::Fit { .. } => {
             let se4 = bg
@@ -739,6 +772,7 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
                 "gamma_gamma": gg_json,
                 "customers": bg.customers,
                 "distinct_tuples": tuples.len(),
+                "warnings": warnings,
             });
             let mut out = std::io::stdout().lock();
             let text = match format {

@@ -436,7 +436,7 @@ fn generate(accounts: u32, seed: u64) -> DemoData {
                 seq += 1;
                 let amount = size * (0.4 + rng.unit() * 1.2);
                 data.transactions.push(KeyedTransaction {
-                    key: format!("demo:{seq}"),
+                    key: format!("demo:{seed}:{seq}"),
                     transaction: Transaction {
                         external_id: Some(format!("SO{seq:07}")),
                         customer: a.account.external_id.clone(),
@@ -569,7 +569,7 @@ fn generate(accounts: u32, seed: u64) -> DemoData {
             let channel = *rng.pick(&["web", "web", "email", "phone", "in_person", "app"]);
             survey_rows[s].push((
                 NewResponse {
-                    dedupe_key: format!("demo:{s}:{made}"),
+                    dedupe_key: format!("demo:{seed}:{s}:{made}"),
                     submitted_at: format!("{day}T{hour:02}:{minute:02}:00Z"),
                     submitted_on: day,
                     channel: channel.into(),
@@ -589,7 +589,7 @@ fn generate(accounts: u32, seed: u64) -> DemoData {
                 let c = rng.pick(&COMMENTS[16..]);
                 let text = if chinese { c.1 } else { c.2 };
                 data.feedback.push(KeyedFeedback {
-                    key: format!("demo:complaint:{}", data.feedback.len()),
+                    key: format!("demo:{seed}:complaint:{}", data.feedback.len()),
                     item: FeedbackItem {
                         account: Some(a.account.external_id.clone()),
                         source: FeedbackSource::Complaint,
@@ -598,7 +598,7 @@ fn generate(accounts: u32, seed: u64) -> DemoData {
                     },
                 });
                 data.interactions.push((
-                    format!("demo:interaction:{}", data.interactions.len()),
+                    format!("demo:{seed}:interaction:{}", data.interactions.len()),
                     Interaction {
                         customer: a.account.external_id.clone(),
                         kind: InteractionKind::Complaint,
@@ -633,7 +633,7 @@ fn generate(accounts: u32, seed: u64) -> DemoData {
                 InteractionKind::SupportTicket,
             ]);
             data.interactions.push((
-                format!("demo:interaction:{}", data.interactions.len()),
+                format!("demo:{seed}:interaction:{}", data.interactions.len()),
                 Interaction {
                     customer: a.account.external_id.clone(),
                     kind,
@@ -655,7 +655,7 @@ fn generate(accounts: u32, seed: u64) -> DemoData {
                 COMMENTS.iter().filter(|c| c.0 == polarity).collect();
             let c = rng.pick(&pool);
             data.feedback.push(KeyedFeedback {
-                key: format!("demo:review:{}", data.feedback.len()),
+                key: format!("demo:{seed}:review:{}", data.feedback.len()),
                 item: FeedbackItem {
                     account: Some(a.account.external_id.clone()),
                     source: *rng.pick(&[

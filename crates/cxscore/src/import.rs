@@ -157,7 +157,7 @@ pub fn run(args: &ImportArgs, db: &str, format: OutputFormat) -> Result<(), Fail
                     Err(rejection) => job.reject(rejection),
                 }
                 if !args.strict && pending.len() >= BATCH {
-                    job.store_batch(std::mem::take(&mut pending)).await?;
+                    job.store_batch(std::mem::take(&mut pending), false).await?;
                 }
             }
         }
@@ -170,7 +170,11 @@ pub fn run(args: &ImportArgs, db: &str, format: OutputFormat) -> Result<(), Fail
             return Ok((job.report, false));
         }
         // Strict imports write everything in one transaction: all or nothing.
-        job.store_batch(pending).await?;
+        job.store_batch(pending, args.strict).await?;
+        if args.strict && job.report.rejected > 0 {
+            // An unknown account or contact code, found only now: still nothing written.
+            return Ok((job.report, false));
+        }
         Ok::<_, Failure>((job.report, true))
     })?;
     let (report, written) = report;
@@ -202,7 +206,12 @@ impl Job<'_> {
     }
 
     /// Resolves codes to ids (rejecting rows whose account or contact is unknown) and stores.
-    async fn store_batch(&mut self, batch: Vec<(u64, Record)>) -> Result<(), Failure> {
+    /// With `strict`, a batch in which any code is unknown writes nothing.
+    async fn store_batch(
+        &mut self,
+        batch: Vec<(u64, Record)>,
+        strict: bool,
+    ) -> Result<(), Failure> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -256,6 +265,9 @@ impl Job<'_> {
                     }),
                 }
             }
+            if strict && self.report.rejected > 0 {
+                return Ok(());
+            }
             let c = store.insert_contacts(&ok).await.map_err(fail)?;
             self.add(c);
         }
@@ -273,6 +285,9 @@ impl Job<'_> {
                         reason: "no such contact; import contacts first".into(),
                     }),
                 }
+            }
+            if strict && self.report.rejected > 0 {
+                return Ok(());
             }
             let c = store.insert_assessments(&ok).await.map_err(fail)?;
             self.add(c);

@@ -164,7 +164,31 @@ fn customer_metrics_from_a_transaction_file() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // --as-of ignores later purchases but keeps the customer (streaming path).
+    let before = json(&[
+        "customers",
+        "rfm",
+        "--transactions",
+        file,
+        "--as-of",
+        "2025-06-30",
+    ]);
+    let a = before["customers"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["customer"] == "A")
+        .cloned()
+        .expect("A kept");
+    assert_eq!(
+        (a["frequency"].as_u64(), a["monetary"].as_f64()),
+        (Some(1), Some(100.0))
+    );
     let fit = json(&["clv", "fit", "--transactions", file, "--unit", "day"]);
+    assert!(
+        fit["warnings"].as_array().is_some_and(|w| !w.is_empty()),
+        "three customers are too few: {fit}"
+    );
     assert_eq!(fit["customers"], 3);
     std::fs::remove_dir_all(&dir).ok();
 }

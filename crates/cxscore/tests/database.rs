@@ -571,15 +571,118 @@ fn feedback_and_transactions_from_json_lines() {
         &db,
         &["import", "feedback", feedback.to_str().expect("path")],
     );
-    // The same complaint twice in one file is one complaint; an unknown source is refused.
-    assert_eq!(
+    // The same complaint twice in one file is two complaints (two customers may
+    // write the same words); importing the file again adds nothing. An unknown
+    // source is refused.
+    let counts = |r: &Value| {
         (
-            report["imported"].as_u64(),
-            report["duplicate"].as_u64(),
-            report["rejected"].as_u64()
-        ),
-        (Some(1), Some(1), Some(1)),
+            r["imported"].as_u64(),
+            r["duplicate"].as_u64(),
+            r["rejected"].as_u64(),
+        )
+    };
+    assert_eq!(counts(&report), (Some(2), Some(0), Some(1)), "{report}");
+    let again = json(
+        &db,
+        &["import", "feedback", feedback.to_str().expect("path")],
+    );
+    assert_eq!(counts(&again), (Some(0), Some(2), Some(1)), "{again}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn identical_rows_and_multi_line_orders_are_all_kept() {
+    let dir = tempdir("identical");
+    let db = sqlite(&dir);
+    // Phone answers with only a date: three respondents gave the same answer.
+    let survey = dir.join("phone.json");
+    std::fs::write(
+        &survey,
+        r#"{"slug": "phone", "title": {"zh": "电话回访"}, "anonymous": true,
+            "questions": [{"id": "nps", "kind": "nps", "text": {"zh": "推荐意愿"}, "required": true}]}"#,
+    )
+    .expect("write");
+    ok(&db, &["survey", "create", survey.to_str().expect("path")]);
+    let answers = dir.join("answers.csv");
+    std::fs::write(
+        &answers,
+        "日期,推荐意愿\n2026-03-01,10\n2026-03-01,10\n2026-03-01,10\n2026-03-01,3\n",
+    )
+    .expect("write");
+    let report = json(
+        &db,
+        &[
+            "import",
+            "responses",
+            answers.to_str().expect("path"),
+            "--survey",
+            "phone",
+        ],
+    );
+    assert_eq!(
+        (report["imported"].as_u64(), report["duplicate"].as_u64()),
+        (Some(4), Some(0)),
         "{report}"
+    );
+    let again = json(
+        &db,
+        &[
+            "import",
+            "responses",
+            answers.to_str().expect("path"),
+            "--survey",
+            "phone",
+        ],
+    );
+    assert_eq!(
+        (again["imported"].as_u64(), again["duplicate"].as_u64()),
+        (Some(0), Some(4))
+    );
+    let metrics = json(&db, &["metrics", "--survey", "phone"]);
+    assert_eq!(metrics["overall"]["nps"]["n"], 4);
+
+    // One order number, two lines.
+    let orders = dir.join("orders.csv");
+    std::fs::write(&orders, "order_id,customer_id,date,amount,product_line\nO1,C1,2026-01-05,100,A\nO1,C1,2026-01-05,50,B\n")
+        .expect("write");
+    let report = json(
+        &db,
+        &["import", "transactions", orders.to_str().expect("path")],
+    );
+    assert_eq!(report["imported"], 2, "{report}");
+    let again = json(
+        &db,
+        &["import", "transactions", orders.to_str().expect("path")],
+    );
+    assert_eq!(again["duplicate"], 2);
+
+    // --strict with an unknown account code writes nothing.
+    let accounts = dir.join("accounts.csv");
+    std::fs::write(&accounts, "customer_id,name\nA1,甲公司\n").expect("write");
+    json(
+        &db,
+        &["import", "accounts", accounts.to_str().expect("path")],
+    );
+    let contacts = dir.join("contacts.csv");
+    std::fs::write(&contacts, "customer_id,name\nA1,张三\nA2,李四\n").expect("write");
+    let out = cx(
+        &db,
+        &[
+            "import",
+            "contacts",
+            contacts.to_str().expect("path"),
+            "--strict",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let report = json(
+        &db,
+        &["import", "contacts", contacts.to_str().expect("path")],
+    );
+    assert_eq!(
+        (report["imported"].as_u64(), report["rejected"].as_u64()),
+        (Some(1), Some(1)),
+        "strict wrote nothing before"
     );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -31,7 +31,8 @@ pub struct Retention {
     pub start_customers: u64,
     /// Customers active at the end (E).
     pub end_customers: u64,
-    /// Customers acquired during the period (N).
+    /// Customers active at the end but not at the start: acquired or won back
+    /// during the period (N).
     pub new_customers: u64,
     /// `100·(E − N)/S`; absent when S = 0.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -43,7 +44,7 @@ pub struct Retention {
     pub basis: String,
 }
 
-fn retention(s: u64, e: u64, n: u64, basis: String) -> Retention {
+fn retention_figures(s: u64, e: u64, n: u64, basis: String) -> Retention {
     let retention_pct = (s > 0).then(|| 100.0 * (e as f64 - n as f64) / s as f64);
     Retention {
         start_customers: s,
@@ -55,27 +56,74 @@ fn retention(s: u64, e: u64, n: u64, basis: String) -> Retention {
     }
 }
 
-/// Retention from lifecycle dates `(since, lost on)`: a customer is active on
-/// day d when since ≤ d and not yet lost (lost on > d).
+/// What is known about one customer's activity.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CustomerActivity {
+    /// Lifecycle dates (customer since, lost on), when the CRM has them.
+    pub lifecycle: Option<(Date, Option<Date>)>,
+    /// Purchase days (days since 1970-01-01).
+    pub purchase_days: Vec<i32>,
+}
+
+impl CustomerActivity {
+    /// Active on `day`: by lifecycle dates when known, else a purchase within
+    /// the trailing window.
+    fn active(&self, day: Date, window_days: i32) -> bool {
+        match self.lifecycle {
+            Some((since, until)) => since <= day && until.is_none_or(|u| u > day),
+            None => self
+                .purchase_days
+                .iter()
+                .any(|&x| x <= day.days() && x > day.days() - window_days),
+        }
+    }
+}
+
+/// Retention over customers whose activity comes from lifecycle dates, from
+/// purchases, or a mix (each customer by what is known about them).
+///
+/// N counts customers active at the end who were not active at the start —
+/// acquired, or won back, during the period — so E − N is exactly the
+/// customers kept from S and retention stays within 0…100.
+pub fn retention(
+    customers: &[CustomerActivity],
+    start: Date,
+    end: Date,
+    window_days: i32,
+) -> Retention {
+    let (mut s, mut e, mut n) = (0, 0, 0);
+    for c in customers {
+        let (at_start, at_end) = (c.active(start, window_days), c.active(end, window_days));
+        s += u64::from(at_start);
+        e += u64::from(at_end);
+        n += u64::from(at_end && !at_start);
+    }
+    let with_dates = customers.iter().filter(|c| c.lifecycle.is_some()).count();
+    let basis = match (with_dates, customers.len() - with_dates) {
+        (_, 0) if with_dates > 0 => "lifecycle".to_string(),
+        (0, _) => format!("activity_window_{window_days}d"),
+        _ => format!("lifecycle+activity_window_{window_days}d"),
+    };
+    retention_figures(s, e, n, basis)
+}
+
+/// Retention from lifecycle dates `(since, lost on)` alone.
 pub fn retention_from_lifecycle(
     customers: &[(Date, Option<Date>)],
     start: Date,
     end: Date,
 ) -> Retention {
-    let active =
-        |(since, until): &(Date, Option<Date>), d: Date| *since <= d && until.is_none_or(|u| u > d);
-    let s = customers.iter().filter(|c| active(c, start)).count() as u64;
-    let e = customers.iter().filter(|c| active(c, end)).count() as u64;
-    let n = customers
+    let all: Vec<CustomerActivity> = customers
         .iter()
-        .filter(|(since, _)| *since > start && *since <= end)
-        .count() as u64;
-    retention(s, e, n, "lifecycle".into())
+        .map(|c| CustomerActivity {
+            lifecycle: Some(*c),
+            purchase_days: Vec::new(),
+        })
+        .collect();
+    retention(&all, start, end, 365)
 }
 
-/// Retention from purchases only: active on day d when the customer bought in
-/// (d − window, d]; acquired during the period when their first purchase ever
-/// falls in (start, end].
+/// Retention from purchases alone: active on day d with a purchase in (d − window, d].
 pub fn retention_from_purchases(
     purchases: &[Purchase],
     start: Date,
@@ -86,18 +134,14 @@ pub fn retention_from_purchases(
     for p in purchases {
         days.entry(&p.customer).or_default().push(p.date.days());
     }
-    let active_at = |d: &[i32], at: Date| {
-        d.iter()
-            .any(|&x| x <= at.days() && x > at.days() - window_days)
-    };
-    let (mut s, mut e, mut n) = (0, 0, 0);
-    for d in days.values() {
-        let first = d.iter().copied().min().unwrap_or(i32::MAX);
-        s += u64::from(active_at(d, start));
-        e += u64::from(active_at(d, end));
-        n += u64::from(first > start.days() && first <= end.days());
-    }
-    retention(s, e, n, format!("activity_window_{window_days}d"))
+    let all: Vec<CustomerActivity> = days
+        .into_values()
+        .map(|purchase_days| CustomerActivity {
+            lifecycle: None,
+            purchase_days,
+        })
+        .collect();
+    retention(&all, start, end, window_days)
 }
 
 /// Repeat purchase rate: customers with two or more purchases among those with one or more.
@@ -277,6 +321,46 @@ mod tests {
         );
         assert_eq!(r.retention_pct, Some(50.0));
         assert_eq!(r.basis, "activity_window_365d");
+    }
+
+    #[test]
+    fn returning_customers_do_not_push_retention_past_100() {
+        let p = |c: &str, date: Date| Purchase {
+            customer: c.into(),
+            date,
+            amount: 1.0,
+        };
+        // C1 returns after a gap, C2 leaves, C3 returns: S = 1 (C2), E = 2, N = 2.
+        let purchases = vec![
+            p("C1", d(2023, 1, 10)),
+            p("C1", d(2025, 6, 10)),
+            p("C2", d(2024, 6, 10)),
+            p("C3", d(2023, 2, 1)),
+            p("C3", d(2025, 7, 1)),
+        ];
+        let r = retention_from_purchases(&purchases, d(2025, 1, 1), d(2025, 12, 31), 365);
+        assert_eq!(
+            (r.start_customers, r.end_customers, r.new_customers),
+            (1, 2, 2)
+        );
+        assert_eq!(r.retention_pct, Some(0.0));
+        // A mix: one customer with lifecycle dates, one known by purchases only.
+        let mixed = [
+            CustomerActivity {
+                lifecycle: Some((d(2020, 1, 1), None)),
+                purchase_days: vec![],
+            },
+            CustomerActivity {
+                lifecycle: None,
+                purchase_days: vec![d(2024, 12, 1).days()],
+            },
+        ];
+        let r = retention(&mixed, d(2025, 1, 1), d(2025, 12, 31), 365);
+        assert_eq!(
+            (r.start_customers, r.end_customers, r.retention_pct),
+            (2, 1, Some(50.0))
+        );
+        assert_eq!(r.basis, "lifecycle+activity_window_365d");
     }
 
     #[test]

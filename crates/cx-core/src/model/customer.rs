@@ -288,7 +288,22 @@ pub fn parse_amount(text: &str) -> Option<i64> {
     ] {
         t = t.replace(prefix, "");
     }
-    let mut t = t.trim().replace([',', '，', ' ', '\u{a0}'], "");
+    let t = t.trim();
+    // Thousands separators must be commas between groups of three digits before
+    // the decimal point: "1.234,56" (European) is refused rather than misread.
+    if t.contains([',', '，']) {
+        let integer_part = t.split('.').next().unwrap_or("");
+        let groups: Vec<&str> = integer_part.split([',', '，']).collect();
+        let lead = groups[0].trim_start_matches('-').trim();
+        let well_formed = groups.len() > 1
+            && !lead.is_empty()
+            && lead.len() <= 3
+            && groups[1..].iter().all(|g| g.len() == 3);
+        if !well_formed {
+            return None;
+        }
+    }
+    let mut t = t.replace([',', '，', ' ', '\u{a0}'], "");
     if let Some(rest) = t.strip_prefix('-') {
         negative = !negative;
         t = rest.to_string();
@@ -350,7 +365,9 @@ mod tests {
         ] {
             assert_eq!(parse_amount(text), Some(minor), "{text}");
         }
-        for bad in ["", "abc", "1.2.3", "12e3", "--5"] {
+        for bad in [
+            "", "abc", "1.2.3", "12e3", "--5", "1.234,56", "12,80", "1,2345",
+        ] {
             assert_eq!(parse_amount(bad), None, "{bad}");
         }
     }
