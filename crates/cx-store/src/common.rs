@@ -127,12 +127,25 @@ macro_rules! impl_store {
                 &self,
                 batch: &[cx_core::model::customer::Account],
             ) -> Result<$crate::InsertCounts, $crate::StoreError> {
+                let codes: Vec<String> = batch.iter().map(|a| a.external_id.clone()).collect();
+                let known = self.ids_by_code("accounts", &codes).await?;
                 let mut counts = $crate::InsertCounts::default();
+                let mut seen = std::collections::HashSet::new();
                 let mut tx = self.pool.begin().await?;
                 for a in batch {
+                    // A CRM export is the current truth: a known account whose
+                    // fields changed (a new owner, a "lost on" date) is updated;
+                    // one that did not change is a duplicate.
                     let done = sqlx::query(
                         "INSERT INTO accounts (external_id, name, industry, region, tier, sales_team, owner, since, until)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (external_id) DO NOTHING",
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                         ON CONFLICT (external_id) DO UPDATE SET name = excluded.name, industry = excluded.industry,
+                           region = excluded.region, tier = excluded.tier, sales_team = excluded.sales_team,
+                           owner = excluded.owner, since = excluded.since, until = excluded.until
+                         WHERE (accounts.name, accounts.industry, accounts.region, accounts.tier, accounts.sales_team,
+                                accounts.owner, accounts.since, accounts.until)
+                           IS DISTINCT FROM (excluded.name, excluded.industry, excluded.region, excluded.tier,
+                                excluded.sales_team, excluded.owner, excluded.since, excluded.until)",
                     )
                     .bind(&a.external_id)
                     .bind(&a.name)
@@ -145,7 +158,23 @@ macro_rules! impl_store {
                     .bind(a.until.map(|d| d.to_string()))
                     .execute(&mut *tx)
                     .await?;
-                    counts += $crate::common::counted(done.rows_affected(), 1);
+                    let existed = known.contains_key(&a.external_id) || !seen.insert(a.external_id.clone());
+                    match (existed, done.rows_affected()) {
+                        (false, _) => counts.inserted += 1,
+                        (true, 0) => counts.duplicate += 1,
+                        (true, _) => counts.updated += 1,
+                    }
+                }
+                // Link what was stored before its account: transactions,
+                // interactions and feedback carry the customer code.
+                for table in ["transactions", "interactions", "feedback"] {
+                    let column = "customer";
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE {table} SET account_id = (SELECT id FROM accounts WHERE accounts.external_id = {table}.{column})
+                         WHERE account_id IS NULL AND {column} IN (SELECT external_id FROM accounts)"
+                    )))
+                    .execute(&mut *tx)
+                    .await?;
                 }
                 tx.commit().await?;
                 Ok(counts)
@@ -331,7 +360,7 @@ macro_rules! impl_store {
                 use sqlx::Row;
                 let slice = $crate::slice_expr(by, true)?;
                 let sql = format!(
-                    "SELECT t.customer, t.day, t.amount_minor, {slice} FROM transactions t
+                    "SELECT t.customer, t.day, t.amount_minor, {slice}, t.currency FROM transactions t
                      LEFT JOIN accounts a ON a.id = t.account_id ORDER BY t.customer, t.day"
                 );
                 sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -343,6 +372,7 @@ macro_rules! impl_store {
                             customer: row.try_get(0)?,
                             day: row.try_get::<i64, _>(1)? as i32,
                             amount_minor: row.try_get(2)?,
+                            currency: row.try_get(4)?,
                             slice: row.try_get(3)?,
                         })
                     })
@@ -512,6 +542,7 @@ pub(crate) fn counted(affected: u64, attempted: u64) -> crate::InsertCounts {
     crate::InsertCounts {
         inserted: affected,
         duplicate: attempted - affected.min(attempted),
+        updated: 0,
     }
 }
 

@@ -111,12 +111,15 @@ pub struct InsertCounts {
     pub inserted: u64,
     /// Rows already stored (nothing changed).
     pub duplicate: u64,
+    /// Rows already stored whose fields changed and were updated (accounts).
+    pub updated: u64,
 }
 
 impl std::ops::AddAssign for InsertCounts {
     fn add_assign(&mut self, o: InsertCounts) {
         self.inserted += o.inserted;
         self.duplicate += o.duplicate;
+        self.updated += o.updated;
     }
 }
 
@@ -150,6 +153,8 @@ pub struct StoredPurchase {
     pub day: i32,
     /// Amount in minor units.
     pub amount_minor: i64,
+    /// Currency code.
+    pub currency: String,
     /// The `by` field's value ("" without one).
     pub slice: String,
 }

@@ -241,6 +241,36 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
         1
     );
 
+    // An account stored after its transactions links them; a changed account is updated.
+    let before = store.purchases(Some("region")).await?;
+    assert!(
+        before
+            .iter()
+            .filter(|p| p.customer == "C003")
+            .all(|p| p.slice.is_empty())
+    );
+    let mut late = accounts[0].clone();
+    late.external_id = "C003".into();
+    let mut lost = accounts[0].clone();
+    lost.until = Some(date(2026, 5, 1));
+    let c = store
+        .insert_accounts(&[late, lost.clone(), accounts[1].clone()])
+        .await?;
+    assert_eq!((c.inserted, c.updated, c.duplicate), (1, 1, 1));
+    let after = store.purchases(Some("region")).await?;
+    assert!(
+        after
+            .iter()
+            .filter(|p| p.customer == "C003")
+            .all(|p| p.slice == "华东")
+    );
+    let lifecycles = store.account_lifecycles(None).await?;
+    assert!(
+        lifecycles
+            .iter()
+            .any(|(code, _, until, _)| code == "C000" && *until == lost.until)
+    );
+
     // Responses with answers; a re-import adds nothing.
     let rows = responses();
     let c = store.insert_responses(id, &rows).await?;
@@ -252,7 +282,7 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
     let counts: HashMap<&str, u64> = store.table_counts().await?.0.into_iter().collect();
     assert_eq!(counts["responses"], 240);
     assert_eq!(counts["transactions"], 1234);
-    assert_eq!(counts["accounts"], 3);
+    assert_eq!(counts["accounts"], 4);
 
     // Push-down metrics equal the in-memory computation, by region and quarter.
     for time in [

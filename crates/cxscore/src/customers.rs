@@ -26,6 +26,8 @@ use crate::{Failure, block_on, store_failure};
 /// Purchases with their slice value, and where lifecycle dates exist, accounts.
 struct Loaded {
     purchases: Vec<(Purchase, String)>,
+    /// Distinct currencies of the purchases.
+    currencies: std::collections::BTreeSet<String>,
     /// `(since, lost on, slice)` of accounts, from the database.
     lifecycles: Vec<cx_store::AccountLifecycle>,
 }
@@ -39,6 +41,19 @@ fn date_flag(flag: &str, text: &str) -> Result<Date, Failure> {
 }
 
 fn load(source: &TransactionSource, db: &str) -> Result<Loaded, Failure> {
+    let loaded = load_any(source, db)?;
+    if loaded.currencies.len() > 1 && source.by.as_deref() != Some("currency") {
+        let list: Vec<&str> = loaded.currencies.iter().map(String::as_str).collect();
+        eprintln!(
+            "warning: amounts in {} currencies ({}) are added as they are; slice with --by currency to keep them apart",
+            list.len(),
+            list.join(", ")
+        );
+    }
+    Ok(loaded)
+}
+
+fn load_any(source: &TransactionSource, db: &str) -> Result<Loaded, Failure> {
     match &source.transactions {
         Some(path) => load_file(source, path),
         None => block_on(async {
@@ -52,7 +67,9 @@ fn load(source: &TransactionSource, db: &str) -> Result<Loaded, Failure> {
                 Some("product_line" | "currency") => Vec::new(),
                 by => store.account_lifecycles(by).await.map_err(store_failure)?,
             };
+            let currencies = rows.iter().map(|p| p.currency.clone()).collect();
             Ok(Loaded {
+                currencies,
                 purchases: rows
                     .into_iter()
                     .map(|p| {
@@ -101,10 +118,12 @@ fn load_file(source: &TransactionSource, path: &std::path::Path) -> Result<Loade
     );
     let mut purchases = Vec::new();
     let mut rejected = Vec::new();
+    let mut currencies = std::collections::BTreeSet::new();
     table
         .for_each_row(&options, &|_| {}, &mut |line, row| {
             match reader.read(line, &row) {
                 Ok(Record::Transaction(_, t)) => {
+                    currencies.insert(t.currency.clone());
                     let slice = by_col
                         .and_then(|i| row.get(i))
                         .map(|s| s.trim().to_string())
@@ -142,6 +161,7 @@ fn load_file(source: &TransactionSource, path: &std::path::Path) -> Result<Loade
     }
     Ok(Loaded {
         purchases,
+        currencies,
         lifecycles: Vec::new(),
     })
 }

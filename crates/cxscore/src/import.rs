@@ -31,6 +31,8 @@ pub struct ImportReport {
     pub imported: u64,
     /// Rows already stored (nothing changed).
     pub duplicate: u64,
+    /// Accounts already stored whose fields changed in this file: updated.
+    pub updated: u64,
     /// Rows refused.
     pub rejected: u64,
     /// Responses whose account or contact code is not (yet) stored: imported
@@ -203,6 +205,7 @@ impl Job<'_> {
     fn add(&mut self, c: InsertCounts) {
         self.report.imported += c.inserted;
         self.report.duplicate += c.duplicate;
+        self.report.updated += c.updated;
     }
 
     /// Resolves codes to ids (rejecting rows whose account or contact is unknown) and stores.
@@ -400,12 +403,17 @@ fn print_report(
         OutputFormat::Table => {
             writeln!(
                 out,
-                "{}: read {}, imported {}, duplicate {}, rejected {}{}",
+                "{}: read {}, imported {}, duplicate {}, rejected {}{}{}",
                 args.file.display(),
                 report.read,
                 report.imported,
                 report.duplicate,
                 report.rejected,
+                if report.updated > 0 {
+                    format!(", updated {}", report.updated)
+                } else {
+                    String::new()
+                },
                 if written {
                     ""
                 } else {

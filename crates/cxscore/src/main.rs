@@ -85,7 +85,16 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {:#}", f.error);
+            // The causes, each once: many errors already quote their source.
+            let mut text = f.error.to_string();
+            for cause in f.error.chain().skip(1) {
+                let c = cause.to_string();
+                if !text.contains(&c) {
+                    text.push_str(": ");
+                    text.push_str(&c);
+                }
+            }
+            let _ = writeln!(stderr, "error: {text}");
             ExitCode::from(f.code)
         }
     }
