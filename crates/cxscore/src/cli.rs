@@ -68,11 +68,26 @@ pub struct TransactionSource {
     #[arg(long, value_name = "COL")]
     pub amount: Option<String>,
     /// Slice by this column (file) or field (database: product_line, region, tier, sales_team, industry).
-    #[arg(long, value_name = "COL")]
+    #[arg(long, value_name = "COL", conflicts_with = "survey")]
     pub by: Option<String>,
+    /// Slice by each customer's latest answer to this survey (id or slug): NPS
+    /// category, else CSAT or CES band; customers without an answer are `no_answer`.
+    #[arg(long, value_name = "ID")]
+    pub survey: Option<String>,
     /// Text encoding of CSV/TSV/JSONL.
     #[arg(long, default_value = "auto", value_name = "auto|utf-8|gb18030")]
     pub encoding: String,
+}
+
+impl TransactionSource {
+    /// The name of the slice key: `--by COL`, or `category` with `--survey`.
+    pub fn slice_name(&self) -> Option<&str> {
+        if self.survey.is_some() {
+            Some("category")
+        } else {
+            self.by.as_deref()
+        }
+    }
 }
 
 /// `cxscore customers …`.

@@ -41,7 +41,23 @@ fn date_flag(flag: &str, text: &str) -> Result<Date, Failure> {
 }
 
 fn load(source: &TransactionSource, db: &str) -> Result<Loaded, Failure> {
-    let loaded = load_any(source, db)?;
+    let mut loaded = load_any(source, db)?;
+    if let Some(survey) = &source.survey {
+        let categories = survey_categories(db, survey)?;
+        let of = |code: &str| {
+            categories
+                .get(code)
+                .copied()
+                .unwrap_or("no_answer")
+                .to_string()
+        };
+        for (p, slice) in &mut loaded.purchases {
+            *slice = of(&p.customer);
+        }
+        for (code, _, _, slice) in &mut loaded.lifecycles {
+            *slice = of(code);
+        }
+    }
     if loaded.currencies.len() > 1 && source.by.as_deref() != Some("currency") {
         let list: Vec<&str> = loaded.currencies.iter().map(String::as_str).collect();
         eprintln!(
@@ -208,7 +224,7 @@ fn fast_totals(
     let Some(path) = &source.transactions else {
         return Ok(None);
     };
-    if source.by.is_some() || cx_io::Format::of(path).is_err() {
+    if source.slice_name().is_some() || cx_io::Format::of(path).is_err() {
         return Ok(None);
     }
     let (options, overrides) = scan_setup(source)?;
@@ -427,7 +443,7 @@ pub fn run_customers(
             };
             let keys: std::collections::BTreeSet<&String> =
                 customers.values().map(|(_, s)| s).collect();
-            let groups = if source.by.is_some() {
+            let groups = if source.slice_name().is_some() {
                 keys.iter()
                     .map(|k| (k.to_string(), to_value(&compute(Some(k)))))
                     .collect()
@@ -435,7 +451,7 @@ pub fn run_customers(
                 Vec::new()
             };
             print(
-                source.by.as_deref(),
+                source.slice_name(),
                 groups,
                 to_value(&compute(None)),
                 format,
@@ -451,7 +467,7 @@ pub fn run_customers(
             data.purchases.retain(|(p, _)| {
                 from.is_none_or(|f| p.date >= f) && to.is_none_or(|t| p.date <= t)
             });
-            let groups = if source.by.is_some() {
+            let groups = if source.slice_name().is_some() {
                 slices(&data.purchases)
                     .iter()
                     .map(|(k, v)| (k.clone(), to_value(&repeat_rate(v))))
@@ -461,7 +477,7 @@ pub fn run_customers(
             };
             let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
             print(
-                source.by.as_deref(),
+                source.slice_name(),
                 groups,
                 to_value(&repeat_rate(&all)),
                 format,
@@ -473,7 +489,7 @@ pub fn run_customers(
             let series = |p: &[Purchase]| {
                 Value::Array(sales_growth(p, interval).iter().map(to_value).collect())
             };
-            let groups: Vec<(String, Value)> = if source.by.is_some() {
+            let groups: Vec<(String, Value)> = if source.slice_name().is_some() {
                 slices(&data.purchases)
                     .iter()
                     .map(|(k, v)| (k.clone(), json!({ "periods": series(v) })))
@@ -481,19 +497,34 @@ pub fn run_customers(
             } else {
                 Vec::new()
             };
-            let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
+            let data_slices = data.purchases;
+            let all: Vec<Purchase> = data_slices.iter().map(|(p, _)| p.clone()).collect();
             let periods = sales_growth(&all, interval);
             if format != OutputFormat::Json {
-                // One row per period reads better than a nested document.
-                let rows = periods
-                    .iter()
-                    .map(|p| (p.period.clone(), to_value(p)))
-                    .collect();
+                // One row per (slice,) period reads better than a nested document.
+                let mut rows: Vec<(String, Value)> = Vec::new();
+                if source.slice_name().is_some() {
+                    for (slice, purchases) in slices(&data_slices) {
+                        for p in sales_growth(&purchases, interval) {
+                            rows.push((format!("{slice} {}", p.period), to_value(&p)));
+                        }
+                    }
+                } else {
+                    rows = periods
+                        .iter()
+                        .map(|p| (p.period.clone(), to_value(p)))
+                        .collect();
+                }
                 let total: f64 = periods.iter().map(|p| p.sales).sum();
-                return print(Some("period"), rows, json!({ "sales": total }), format);
+                let key = if source.slice_name().is_some() {
+                    "slice period"
+                } else {
+                    "period"
+                };
+                return print(Some(key), rows, json!({ "sales": total }), format);
             }
             print(
-                source.by.as_deref(),
+                source.slice_name(),
                 groups,
                 json!({ "periods": periods.iter().map(to_value).collect::<Vec<_>>() }),
                 format,
@@ -529,7 +560,7 @@ pub fn run_customers(
                 }
                 v
             };
-            let groups = if source.by.is_some() {
+            let groups = if source.slice_name().is_some() {
                 slices(&data.purchases)
                     .iter()
                     .map(|(k, v)| (k.clone(), compute(v)))
@@ -538,7 +569,7 @@ pub fn run_customers(
                 Vec::new()
             };
             let all: Vec<Purchase> = data.purchases.into_iter().map(|(p, _)| p).collect();
-            print(source.by.as_deref(), groups, compute(&all), format)
+            print(source.slice_name(), groups, compute(&all), format)
         }
         CustomersCommand::RevenueAtRisk {
             survey,
@@ -884,6 +915,36 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
             )
         }
     }
+}
+
+/// Each account's category by its latest answer to the survey's NPS question
+/// (else CSAT, else CES).
+fn survey_categories(db: &str, survey: &str) -> Result<BTreeMap<String, &'static str>, Failure> {
+    use cx_core::model::survey::QuestionKind;
+    block_on(async {
+        let store = cx_store::open(db).await.map_err(store_failure)?;
+        let stored = store.survey(survey).await.map_err(store_failure)?;
+        let q = [QuestionKind::Nps, QuestionKind::Csat, QuestionKind::Ces]
+            .iter()
+            .find_map(|k| stored.definition.first_of(*k).cloned())
+            .ok_or_else(|| {
+                Failure::bad_input(anyhow!(
+                    "survey {survey:?} has no NPS, CSAT or CES question"
+                ))
+            })?;
+        let scale = q
+            .rating_scale()
+            .ok_or_else(|| Failure::bad_input(anyhow!("question {:?} is not rated", q.id)))?;
+        let harder = q.direction == Some(cx_core::survey::ces::CesDirection::HigherIsHarder);
+        let scores = store
+            .latest_scores(stored.id, &q.id)
+            .await
+            .map_err(store_failure)?;
+        Ok(scores
+            .into_iter()
+            .map(|(code, s)| (code, category(q.kind, scale, s, harder)))
+            .collect())
+    })
 }
 
 /// A score's category: NPS promoter/passive/detractor; CSAT and CES bands.
