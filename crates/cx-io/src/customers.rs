@@ -48,8 +48,8 @@ pub struct TotalsScan {
 struct TotalsSink {
     /// Purchases after this date are ignored (`--as-of`).
     as_of: Option<Date>,
-    short: HashMap<ShortKey, (i32, u64, i128), foldhash::fast::FixedState>,
-    map: CustomerMap<(i32, u64, i128)>,
+    short: HashMap<ShortKey, (i32, u64, i64), foldhash::fast::FixedState>,
+    map: CustomerMap<(i32, u64, i64)>,
     key: Vec<u8>,
     rejected: u64,
     examples: Vec<RowLoc>,
@@ -101,31 +101,27 @@ impl RowSink for TotalsSink {
         if self.as_of.is_some_and(|a| date > a) {
             return;
         }
-        // Whole cents in i128: sums are exact, cannot overflow, and do not
-        // depend on how the file was split among threads.
-        let Some(value) = amount_cents(&cells[2]).map(i128::from) else {
+        // Whole cents: sums are exact (overflow is refused, not wrapped) and do
+        // not depend on how the file was split among threads.
+        let Some(value) = amount_cents(&cells[2]) else {
             return self.reject(at);
         };
         if self.key.is_empty() {
             return self.reject(at);
         }
         let day = date.days();
-        if let Some(k) = short_key(&self.key) {
-            let e = self.short.entry(k).or_insert((day, 0, 0));
-            e.0 = e.0.max(day);
-            e.1 += 1;
-            e.2 += value;
-            return;
-        }
-        match self.map.get_mut(self.key.as_slice()) {
-            Some(e) => {
-                e.0 = e.0.max(day);
-                e.1 += 1;
-                e.2 += value;
+        let entry = match short_key(&self.key) {
+            Some(k) => self.short.entry(k).or_insert((day, 0, 0)),
+            None => self.map.entry(self.key.clone()).or_insert((day, 0, 0)),
+        };
+        match entry.2.checked_add(value) {
+            Some(sum) => {
+                entry.0 = entry.0.max(day);
+                entry.1 += 1;
+                entry.2 = sum;
             }
-            None => {
-                self.map.insert(self.key.clone(), (day, 1, value));
-            }
+            // A total beyond ±92 quadrillion cents is not a real customer.
+            None => self.reject(at),
         }
     }
 }
@@ -150,7 +146,7 @@ pub fn customer_totals(
         },
         progress,
     )?;
-    let mut merged: CustomerMap<(i32, u64, i128)> = CustomerMap::default();
+    let mut merged: CustomerMap<(i32, u64, i64)> = CustomerMap::default();
     let mut out = TotalsScan::default();
     for sink in sinks {
         out.rejected += sink.rejected;
@@ -163,7 +159,7 @@ pub fn customer_totals(
             let e = merged.entry(k).or_insert((day, 0, 0));
             e.0 = e.0.max(day);
             e.1 += n;
-            e.2 += spend;
+            e.2 = e.2.saturating_add(spend);
         }
     }
     out.examples.sort_unstable();

@@ -277,6 +277,9 @@ pub struct Assessment {
 /// Parses an amount as written in exports: `12800`, `12,800.00`, `¥12,800.00`,
 /// `RMB 12800`, `-1,200.50`, `(1,200.50)`, `1.2万`. Returns minor units (1/100).
 pub fn parse_amount(text: &str) -> Option<i64> {
+    if let Some(minor) = plain_decimal(text.trim()) {
+        return Some(minor);
+    }
     let mut t = text.trim().to_string();
     let mut negative = false;
     if t.starts_with('(') && t.ends_with(')') {
@@ -332,6 +335,36 @@ pub fn parse_amount(text: &str) -> Option<i64> {
     })
 }
 
+/// The common case without allocation: `-?digits(.digits)?`, exactly, rounded
+/// half away from zero at the cent. `None` for anything else.
+fn plain_decimal(s: &str) -> Option<i64> {
+    let (negative, b) = match s.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        b => (false, b),
+    };
+    let int_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let (int, rest) = b.split_at(int_len);
+    let frac = match rest {
+        [] => &[][..],
+        [b'.', f @ ..] if f.iter().all(u8::is_ascii_digit) => f,
+        _ => return None,
+    };
+    if int.is_empty() && frac.is_empty() || int.len() > 15 {
+        return None;
+    }
+    let mut minor: i64 = 0;
+    for &d in int {
+        minor = minor * 10 + i64::from(d - b'0');
+    }
+    for k in 0..2 {
+        minor = minor * 10 + frac.get(k).map_or(0, |d| i64::from(d - b'0'));
+    }
+    if frac.get(2).is_some_and(|d| *d >= b'5') {
+        minor += 1;
+    }
+    Some(if negative { -minor } else { minor })
+}
+
 /// Normalises a tier label: key account / KA / 大客户 / 重点客户 → `key`; others lowercased.
 pub fn normalize_tier(text: &str) -> Option<String> {
     let t = text.trim();
@@ -362,6 +395,11 @@ mod tests {
             ("(1,200.50)", -120_050),
             ("1.2万", 1_200_000),
             ("0.1", 10),
+            ("12800.5", 1_280_050),
+            ("-3", -300),
+            ("1.005", 101),
+            ("0.125", 13),
+            (".5", 50),
         ] {
             assert_eq!(parse_amount(text), Some(minor), "{text}");
         }
