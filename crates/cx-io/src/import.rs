@@ -715,7 +715,8 @@ pub struct RowReader<'a> {
     survey: Option<&'a SurveyDefinition>,
     /// `1-5`: assessment ratings given on 1–5 are shifted to −2…+2.
     pub assessment_one_to_five: bool,
-    seen: HashMap<String, u32>,
+    /// Occurrences of each row fingerprint so far in this file.
+    seen: HashMap<u128, u32, foldhash::fast::FixedState>,
 }
 
 const CHANNELS: [&str; 8] = [
@@ -824,6 +825,11 @@ pub fn parse_import_timestamp(text: &str) -> Option<(Date, String)> {
 
 /// A stable 128-bit FNV-1a fingerprint of `parts`, as hex.
 pub fn fingerprint(parts: &[&str]) -> String {
+    format!("{:032x}", fingerprint128(parts))
+}
+
+/// The 128-bit FNV-1a fingerprint of `parts` (trimmed, separated by 0x1F).
+fn fingerprint128(parts: &[&str]) -> u128 {
     const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
     const PRIME: u128 = 0x0000000001000000000000000000013B;
     let mut h = OFFSET;
@@ -837,7 +843,7 @@ pub fn fingerprint(parts: &[&str]) -> String {
             h = h.wrapping_mul(PRIME);
         }
     }
-    format!("{h:032x}")
+    h
 }
 
 impl<'a> RowReader<'a> {
@@ -854,15 +860,20 @@ impl<'a> RowReader<'a> {
             header,
             survey,
             assessment_one_to_five: false,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
         }
     }
 
-    /// `prefix:fingerprint:n`, n counting identical rows of this file so far.
-    fn occurrence(&mut self, prefix: &str, fingerprint: String) -> String {
-        let n = self.seen.entry(fingerprint.clone()).or_insert(0);
+    /// `prefix:fingerprint:n`, n counting identical rows of this file so far;
+    /// `short` keeps 64 bits of the fingerprint (enough after an order number).
+    fn occurrence(&mut self, prefix: &str, fingerprint: u128, short: bool) -> String {
+        let n = self.seen.entry(fingerprint).or_insert(0);
         *n += 1;
-        format!("{prefix}:{fingerprint}:{n}")
+        if short {
+            format!("{prefix}:{:016x}:{n}", (fingerprint >> 64) as u64)
+        } else {
+            format!("{prefix}:{fingerprint:032x}:{n}")
+        }
     }
 
     fn cell<'r>(&self, row: &'r [String], field: &str) -> Option<&'r str> {
@@ -1011,7 +1022,7 @@ impl<'a> RowReader<'a> {
                 // Two respondents may give identical answers: count identical
                 // rows within the file, so only a second import is a duplicate.
                 let parts: Vec<&str> = row.iter().map(String::as_str).collect();
-                self.occurrence("row", fingerprint(&parts))
+                self.occurrence("row", fingerprint128(&parts), false)
             }
         };
         Ok(ResponseRow {
@@ -1121,7 +1132,7 @@ impl<'a> RowReader<'a> {
         // their content, and identical rows within the file by their count.
         let amount = amount_minor.to_string();
         let day = date.to_string();
-        let content = fingerprint(&[
+        let content = fingerprint128(&[
             external_id.as_deref().unwrap_or(""),
             &customer,
             &day,
@@ -1129,7 +1140,13 @@ impl<'a> RowReader<'a> {
             &currency,
             product_line.as_deref().unwrap_or(""),
         ]);
-        let key = self.occurrence(if external_id.is_some() { "id" } else { "row" }, content);
+        // Keys start with the order number when there is one: they then arrive
+        // in order and the unique index grows at its end instead of at random
+        // places (a random key made a 1M-row import 3× slower).
+        let key = match &external_id {
+            Some(id) => self.occurrence(&format!("id:{id}"), content, true),
+            None => self.occurrence("row", content, false),
+        };
         Ok(Record::Transaction(
             key,
             Transaction {
@@ -1158,12 +1175,13 @@ impl<'a> RowReader<'a> {
         let day = date.to_string();
         let key = self.occurrence(
             "row",
-            fingerprint(&[
+            fingerprint128(&[
                 account.as_deref().unwrap_or(""),
                 source.as_str(),
                 &day,
                 &text,
             ]),
+            false,
         );
         Ok(Record::Feedback(
             key,
