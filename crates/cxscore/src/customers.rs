@@ -677,15 +677,7 @@ pub fn run_customers(
 
 /// The per-customer summaries for the models.
 fn summaries(input: &ClvInput, db: &str) -> Result<(Vec<CustomerSummary>, TimeUnit), Failure> {
-    let unit = match input.unit.as_str() {
-        "week" | "weeks" => TimeUnit::Week,
-        "day" | "days" => TimeUnit::Day,
-        other => {
-            return Err(Failure::bad_input(anyhow!(
-                "--unit {other:?}: use day or week"
-            )));
-        }
-    };
+    let unit = time_unit(&input.unit)?;
     if let Some(path) = &input.summary {
         let options = ScanOptions::default();
         let table = TableSource::open(path, &options).map_err(io_failure)?;
@@ -770,8 +762,140 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
     let input = match cmd {
         ClvCommand::Fit { input } | ClvCommand::Predict { input, .. } => input,
     };
-    let (rows, unit) = summaries(input, db)?;
-    let tuples = distinct_tuples(&rows);
+    let by = input.source.slice_name().map(str::to_string);
+    // One model per slice (`--by`, `--survey`), or one for everybody.
+    let (groups, unit): (Vec<(String, Vec<CustomerSummary>)>, TimeUnit) = match &by {
+        None => {
+            let (rows, unit) = summaries(input, db)?;
+            (vec![(String::new(), rows)], unit)
+        }
+        Some(_) if input.summary.is_some() => {
+            return Err(Failure::bad_input(anyhow!(
+                "--summary cannot be sliced; give --transactions or use the database"
+            )));
+        }
+        Some(_) => {
+            let unit = time_unit(&input.unit)?;
+            let data = load(&input.source, db)?;
+            let end = match &input.period_end {
+                Some(t) => date_flag("--period-end", t)?,
+                None => data
+                    .purchases
+                    .iter()
+                    .map(|(p, _)| p.date)
+                    .max()
+                    .ok_or_else(|| Failure::bad_input(anyhow!("no transactions")))?,
+            };
+            let groups = slices(&data.purchases)
+                .into_iter()
+                .map(|(k, ps)| {
+                    (
+                        k,
+                        summarize(
+                            ps.iter().map(|p| (p.customer.as_str(), p.date, p.amount)),
+                            end,
+                            unit,
+                        ),
+                    )
+                })
+                .collect();
+            (groups, unit)
+        }
+    };
+    let mut docs: Vec<Value> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
+    let mut predictions: Vec<(String, Value)> = Vec::new();
+    let mut total_clv = 0.0;
+    for (slice, rows) in &groups {
+        let label = by.as_ref().map(|b| format!("{b} = {slice}"));
+        if let Some(l) = &label {
+            eprintln!("== {l}");
+        }
+        let outcome = clv_one(cmd, rows, unit)?;
+        match outcome {
+            ClvOutcome::Fit { mut doc, text } => {
+                if let (Some(b), Some(o)) = (&by, doc.as_object_mut()) {
+                    o.insert("key".into(), json!({ b.as_str(): slice }));
+                }
+                texts.push(match &label {
+                    Some(l) => format!("[{l}]\n{text}"),
+                    None => text,
+                });
+                docs.push(doc);
+            }
+            ClvOutcome::Predict(rows) => {
+                for (customer, mut v) in rows {
+                    total_clv += v["clv"].as_f64().unwrap_or(0.0);
+                    if let (Some(b), Some(o)) = (&by, v.as_object_mut()) {
+                        o.insert(b.clone(), slice.clone().into());
+                    }
+                    predictions.push((customer, v));
+                }
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if !docs.is_empty() {
+        let text = match (format, &by) {
+            (OutputFormat::Json, None) => {
+                serde_json::to_string_pretty(&docs[0]).unwrap_or_default()
+            }
+            (OutputFormat::Json, Some(_)) => {
+                serde_json::to_string_pretty(&json!({ "groups": docs })).unwrap_or_default()
+            }
+            _ => texts.join("\n\n"),
+        };
+        return writeln!(out, "{text}").map_err(Failure::runtime);
+    }
+    if format == OutputFormat::Json {
+        let doc: Vec<Value> = predictions
+            .into_iter()
+            .map(|(c, mut v)| {
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("customer_id".into(), c.into());
+                }
+                v
+            })
+            .collect();
+        return writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )
+        .map_err(Failure::runtime);
+    }
+    drop(out);
+    print(
+        Some("customer"),
+        predictions,
+        json!({ "clv": total_clv }),
+        format,
+    )
+}
+
+/// A fit's document and its text, or per-customer predictions.
+enum ClvOutcome {
+    Fit { doc: Value, text: String },
+    Predict(Vec<(String, Value)>),
+}
+
+fn time_unit(text: &str) -> Result<TimeUnit, Failure> {
+    match text {
+        "week" | "weeks" => Ok(TimeUnit::Week),
+        "day" | "days" => Ok(TimeUnit::Day),
+        other => Err(Failure::bad_input(anyhow!(
+            "--unit {other:?}: use day or week"
+        ))),
+    }
+}
+
+/// Fits both models on `rows` and builds the fit report or the predictions.
+fn clv_one(
+    cmd: &ClvCommand,
+    rows: &[CustomerSummary],
+    unit: TimeUnit,
+) -> Result<ClvOutcome, Failure> {
+    let tuples = distinct_tuples(rows);
     let bg =
         BgNbd::fit(&tuples).ok_or_else(|| Failure::bad_input(anyhow!("no customers to fit")))?;
     let gg = GammaGamma::fit(
@@ -825,39 +949,35 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
                 "distinct_tuples": tuples.len(),
                 "warnings": warnings,
             });
-            let mut out = std::io::stdout().lock();
-            let text = match format {
-                OutputFormat::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
-                _ => {
-                    let se = |i: usize| {
-                        bg.se
-                            .map_or(String::new(), |s| format!(" (se {:.4})", s[i]))
-                    };
-                    let mut t = format!(
-                        "BG/NBD on {} customers ({} distinct histories), log-likelihood {:.2}\n  r = {:.4}{}  alpha = {:.4}{}  a = {:.4}{}  b = {:.4}{}\n",
-                        bg.customers,
-                        tuples.len(),
-                        bg.log_likelihood,
-                        bg.params.r,
-                        se(0),
-                        bg.params.alpha,
-                        se(1),
-                        bg.params.a,
-                        se(2),
-                        bg.params.b,
-                        se(3)
-                    );
-                    match &gg {
+            let text = {
+                let se = |i: usize| {
+                    bg.se
+                        .map_or(String::new(), |s| format!(" (se {:.4})", s[i]))
+                };
+                let mut t = format!(
+                    "BG/NBD on {} customers ({} distinct histories), log-likelihood {:.2}\n  r = {:.4}{}  alpha = {:.4}{}  a = {:.4}{}  b = {:.4}{}\n",
+                    bg.customers,
+                    tuples.len(),
+                    bg.log_likelihood,
+                    bg.params.r,
+                    se(0),
+                    bg.params.alpha,
+                    se(1),
+                    bg.params.a,
+                    se(2),
+                    bg.params.b,
+                    se(3)
+                );
+                match &gg {
                         Some(g) => t.push_str(&format!(
                             "Gamma-Gamma on {} repeat buyers, log-likelihood {:.2}\n  p = {:.4}  q = {:.4}  v = {:.4}\n",
                             g.customers, g.log_likelihood, g.params.p, g.params.q, g.params.v
                         )),
                         None => t.push_str("Gamma-Gamma: no repeat buyers with spend; not fitted\n"),
                     }
-                    t.trim_end().to_string()
-                }
+                t.trim_end().to_string()
             };
-            writeln!(out, "{text}").map_err(Failure::runtime)
+            Ok(ClvOutcome::Fit { doc, text })
         }
         ClvCommand::Predict {
             horizon,
@@ -886,33 +1006,7 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
                     )
                 })
                 .collect();
-            if format == OutputFormat::Json {
-                let doc: Vec<Value> = predictions
-                    .into_iter()
-                    .map(|(c, mut v)| {
-                        if let Some(o) = v.as_object_mut() {
-                            o.insert("customer_id".into(), c.into());
-                        }
-                        v
-                    })
-                    .collect();
-                return writeln!(
-                    std::io::stdout().lock(),
-                    "{}",
-                    serde_json::to_string_pretty(&doc).unwrap_or_default()
-                )
-                .map_err(Failure::runtime);
-            }
-            let total: f64 = predictions
-                .iter()
-                .filter_map(|(_, v)| v["clv"].as_f64())
-                .sum();
-            print(
-                Some("customer"),
-                predictions,
-                json!({ "clv": total }),
-                format,
-            )
+            Ok(ClvOutcome::Predict(predictions))
         }
     }
 }

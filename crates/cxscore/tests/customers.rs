@@ -246,6 +246,14 @@ fn customer_metrics_from_the_database() {
             .as_f64()
             .is_some_and(|r| r > 0.0 && r < total)
     );
+    let by_tier = json(&["--db", &db, "clv", "fit", "--by", "tier"]);
+    let groups = by_tier["groups"].as_array().expect("one fit per tier");
+    assert!(
+        groups.len() >= 2
+            && groups
+                .iter()
+                .all(|g| g["key"]["tier"].is_string() && g["bgnbd"]["r"].is_number())
+    );
     let fit = json(&["--db", &db, "clv", "fit"]);
     assert!(fit["bgnbd"]["r"].as_f64().is_some_and(|r| r > 0.0));
     let bad = cx(&["--db", &db, "customers", "repeat", "--by", "colour"]);
