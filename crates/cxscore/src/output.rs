@@ -48,7 +48,16 @@ pub fn warn_exclusions(report: &MetricsReport) {
                 Some(last) if last.starts_with(&loc.file) => {
                     last.push_str(&format!(", {}", loc.line))
                 }
-                _ => places.push(format!("{} line {}", loc.file, loc.line)),
+                _ => {
+                    // Parquet has rows, not lines.
+                    let parquet = loc.file.ends_with(".parquet") || loc.file.ends_with(".pq");
+                    places.push(format!(
+                        "{} {} {}",
+                        loc.file,
+                        if parquet { "row" } else { "line" },
+                        loc.line
+                    ));
+                }
             }
         }
         let more = if e.count as usize > e.examples.len() {
