@@ -686,3 +686,78 @@ fn identical_rows_and_multi_line_orders_are_all_kept() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `kill -9` in the middle of an import: what was committed is whole batches
+/// (20,000 rows each), nothing half-written, and importing again completes it.
+#[test]
+fn killed_import_leaves_whole_batches_and_resumes() {
+    let dir = tempdir("killed");
+    let db = sqlite(&dir);
+    let file = dir.join("orders.csv");
+    let mut text = String::from("order_id,customer_id,order_date,amount\n");
+    for i in 0..100_000 {
+        text.push_str(&format!(
+            "SO{i:07},C{:05},2026-01-{:02},{}.50\n",
+            i % 5000,
+            1 + i % 28,
+            10 + i % 900
+        ));
+    }
+    std::fs::write(&file, text).expect("write");
+    let count = |db: &str| -> u64 {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            use cx_store::Store;
+            let store = cx_store::open(db).await.expect("opens");
+            let counts = store.table_counts().await.expect("counts");
+            counts
+                .0
+                .iter()
+                .find(|(t, _)| *t == "transactions")
+                .map_or(0, |(_, n)| *n)
+        })
+    };
+    // Create the schema first so the poller can read while the import writes.
+    assert_eq!(count(&db), 0);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cxscore"))
+        .args([
+            "--db",
+            &db,
+            "import",
+            "transactions",
+            file.to_str().expect("path"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("starts");
+    let started = std::time::Instant::now();
+    while count(&db) == 0 && started.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let stored = count(&db);
+    eprintln!("rows stored when the import was killed: {stored}");
+    assert!(stored > 0, "a first batch was committed before the kill");
+    assert_eq!(
+        stored % 20_000,
+        0,
+        "only whole batches are stored: {stored}"
+    );
+    let report = json(
+        &db,
+        &["import", "transactions", file.to_str().expect("path")],
+    );
+    assert_eq!(report["duplicate"].as_u64(), Some(stored), "{report}");
+    assert_eq!(
+        report["imported"].as_u64(),
+        Some(100_000 - stored),
+        "{report}"
+    );
+    assert_eq!(count(&db), 100_000);
+    std::fs::remove_dir_all(&dir).ok();
+}
