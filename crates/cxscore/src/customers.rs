@@ -675,8 +675,11 @@ pub fn run_customers(
     }
 }
 
-/// The per-customer summaries for the models.
-fn summaries(input: &ClvInput, db: &str) -> Result<(Vec<CustomerSummary>, TimeUnit), Failure> {
+/// A slice's name and its customers' summaries.
+type SlicedSummaries = (String, Vec<CustomerSummary>);
+
+/// The per-customer summaries for the models, one group per slice.
+fn summaries(input: &ClvInput, db: &str) -> Result<(Vec<SlicedSummaries>, TimeUnit), Failure> {
     let unit = time_unit(&input.unit)?;
     if let Some(path) = &input.summary {
         let options = ScanOptions::default();
@@ -733,7 +736,7 @@ fn summaries(input: &ClvInput, db: &str) -> Result<(Vec<CustomerSummary>, TimeUn
                 path.display()
             )));
         }
-        return Ok((out, unit));
+        return Ok((vec![(String::new(), out)], unit));
     }
     let data = load(&input.source, db)?;
     let end = match &input.period_end {
@@ -745,16 +748,21 @@ fn summaries(input: &ClvInput, db: &str) -> Result<(Vec<CustomerSummary>, TimeUn
             .max()
             .ok_or_else(|| Failure::bad_input(anyhow!("no transactions")))?,
     };
-    Ok((
-        summarize(
-            data.purchases
-                .iter()
-                .map(|(p, _)| (p.customer.as_str(), p.date, p.amount)),
-            end,
-            unit,
-        ),
-        unit,
-    ))
+    // Without a slice every purchase carries "", so this is one group.
+    let groups = slices(&data.purchases)
+        .into_iter()
+        .map(|(k, ps)| {
+            (
+                k,
+                summarize(
+                    ps.iter().map(|p| (p.customer.as_str(), p.date, p.amount)),
+                    end,
+                    unit,
+                ),
+            )
+        })
+        .collect();
+    Ok((groups, unit))
 }
 
 /// Runs `cxscore clv …`.
@@ -764,44 +772,12 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
     };
     let by = input.source.slice_name().map(str::to_string);
     // One model per slice (`--by`, `--survey`), or one for everybody.
-    let (groups, unit): (Vec<(String, Vec<CustomerSummary>)>, TimeUnit) = match &by {
-        None => {
-            let (rows, unit) = summaries(input, db)?;
-            (vec![(String::new(), rows)], unit)
-        }
-        Some(_) if input.summary.is_some() => {
-            return Err(Failure::bad_input(anyhow!(
-                "--summary cannot be sliced; give --transactions or use the database"
-            )));
-        }
-        Some(_) => {
-            let unit = time_unit(&input.unit)?;
-            let data = load(&input.source, db)?;
-            let end = match &input.period_end {
-                Some(t) => date_flag("--period-end", t)?,
-                None => data
-                    .purchases
-                    .iter()
-                    .map(|(p, _)| p.date)
-                    .max()
-                    .ok_or_else(|| Failure::bad_input(anyhow!("no transactions")))?,
-            };
-            let groups = slices(&data.purchases)
-                .into_iter()
-                .map(|(k, ps)| {
-                    (
-                        k,
-                        summarize(
-                            ps.iter().map(|p| (p.customer.as_str(), p.date, p.amount)),
-                            end,
-                            unit,
-                        ),
-                    )
-                })
-                .collect();
-            (groups, unit)
-        }
-    };
+    if by.is_some() && input.summary.is_some() {
+        return Err(Failure::bad_input(anyhow!(
+            "--summary cannot be sliced; give --transactions or use the database"
+        )));
+    }
+    let (groups, unit) = summaries(input, db)?;
     let mut docs: Vec<Value> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
     let mut predictions: Vec<(String, Value)> = Vec::new();
