@@ -49,8 +49,9 @@ pub fn segment(r: u8, f: u8) -> (&'static str, &'static str) {
     }
 }
 
-/// Quintile score 1–5 of each value: 1 + ⌊5 · (values strictly below) / n⌋,
-/// so ties share a score.
+/// Quintile score 1–5 of each value by its mid-rank:
+/// 1 + ⌊5 · (values below + values equal / 2) / n⌋. Ties share a score, and a
+/// value shared by everybody (or a lone customer) scores 3, not the bottom.
 fn quintiles(values: &[f64]) -> Vec<u8> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
@@ -58,8 +59,10 @@ fn quintiles(values: &[f64]) -> Vec<u8> {
     values
         .iter()
         .map(|v| {
-            let below = sorted.partition_point(|x| x < v) as f64;
-            (1.0 + (5.0 * below / n).floor()).min(5.0) as u8
+            let below = sorted.partition_point(|x| x < v);
+            let equal = sorted.partition_point(|x| x <= v) - below;
+            let mid = below as f64 + equal as f64 / 2.0;
+            (1.0 + (5.0 * mid / n).floor()).min(5.0) as u8
         })
         .collect()
 }
@@ -136,7 +139,8 @@ mod tests {
     #[test]
     fn quintile_scores() {
         assert_eq!(quintiles(&[1.0, 2.0, 3.0, 4.0, 5.0]), vec![1, 2, 3, 4, 5]);
-        assert_eq!(quintiles(&[7.0, 7.0, 7.0]), vec![1, 1, 1]);
+        assert_eq!(quintiles(&[7.0, 7.0, 7.0]), vec![3, 3, 3]);
+        assert_eq!(quintiles(&[7.0]), vec![3]);
         assert_eq!(
             quintiles(&(0..10).map(f64::from).collect::<Vec<_>>()),
             vec![1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
