@@ -14,6 +14,7 @@ mod common;
 pub mod metrics;
 mod migrate;
 mod postgres;
+pub mod server;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -457,6 +458,35 @@ impl Store for AnyStore {
     ) -> Result<Vec<DayPair>, StoreError> {
         delegate!(self, s => s.day_pairs(slice, x, y).await)
     }
+}
+
+macro_rules! delegate_server {
+    ($($name:ident ( $($arg:ident : $t:ty),* ) -> $ret:ty;)*) => {
+        impl server::ServerStore for AnyStore {
+            $(async fn $name(&self, $($arg: $t),*) -> Result<$ret, StoreError> {
+                delegate!(self, s => s.$name($($arg),*).await)
+            })*
+        }
+    };
+}
+
+delegate_server! {
+    submit(batch: &[server::Submission]) -> Vec<server::Submitted>;
+    update_survey(id: SurveyId, d: &SurveyDefinition) -> ();
+    delete_survey(id: SurveyId) -> ();
+    responses_after(survey: SurveyId, after: i64, limit: i64) -> Vec<server::StoredResponse>;
+    create_invitations(survey: SurveyId, items: &[(ContactId, String)], quiet_days: u32, today: i32) -> Vec<server::Invited>;
+    invitation(token_hash: &str) -> Option<server::Invitation>;
+    create_user(username: &str, hash: &str, role: &str) -> i64;
+    user_by_name(username: &str) -> Option<server::User>;
+    user_count() -> u64;
+    create_session(token_hash: &str, user: i64, csrf: &str, expires_at: i64) -> ();
+    session(token_hash: &str, now: i64) -> Option<(server::User, String)>;
+    delete_session(token_hash: &str, now: i64) -> ();
+    create_token(user: i64, hash: &str, scope: &str) -> i64;
+    token_user(hash: &str) -> Option<(server::User, String)>;
+    revoke_token(id: i64) -> bool;
+    tokens() -> Vec<server::TokenInfo>;
 }
 
 /// SQL text that differs between the backends.

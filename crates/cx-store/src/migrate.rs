@@ -2,12 +2,16 @@
 //! inside a transaction and recorded in `schema_migrations`.
 
 /// `(version, sql)` for SQLite.
-pub(crate) const SQLITE: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+pub(crate) const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_server.sql")),
+];
 
 /// `(version, sql)` for PostgreSQL.
-pub(crate) const POSTGRES: &[(i64, &str)] =
-    &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+pub(crate) const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_server.sql")),
+];
 
 /// Applies the migrations in `$list` that `$pool` has not seen.
 macro_rules! run_migrations {

@@ -4,6 +4,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::common::impl_store;
 use crate::migrate::{POSTGRES, run_migrations};
+use crate::server::impl_server_store;
 use crate::{Backend, Dialect, InsertCounts, KeyedTransaction, StoreError, redact};
 
 /// A store in a PostgreSQL database.
@@ -107,3 +108,9 @@ fn csv_text(out: &mut Vec<u8>, value: Option<&str>) {
 }
 
 impl_store!(PgStore, Backend::Postgres, DIALECT);
+
+impl PgStore {
+    const INSERT_RESPONSE: &str = "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language, account_id, contact_id, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) ON CONFLICT (survey_id, dedupe_key) DO NOTHING RETURNING id";
+}
+
+impl_server_store!(PgStore);

@@ -8,6 +8,7 @@ use sqlx::sqlite::{
 
 use crate::common::impl_store;
 use crate::migrate::{SQLITE, run_migrations};
+use crate::server::impl_server_store;
 use crate::{Backend, Dialect, InsertCounts, KeyedTransaction, Store, StoreError, redact};
 
 /// A store in a SQLite file.
@@ -110,3 +111,9 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Backend::Sqlite, DIALECT);
+
+impl SqliteStore {
+    const INSERT_RESPONSE: &str = "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language, account_id, contact_id, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (survey_id, dedupe_key) DO NOTHING RETURNING id";
+}
+
+impl_server_store!(SqliteStore);

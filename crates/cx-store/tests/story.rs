@@ -18,6 +18,7 @@ use cx_core::survey::group::{DimensionSpec, GroupAccumulator, MetricsSpec};
 use cx_core::survey::report::{BucketStats, build_report};
 use cx_core::survey::scale::Scale;
 use cx_store::metrics::{SurveyMetricsRequest, survey_metrics};
+use cx_store::server::{Invited, ServerStore, Submission, Submitted};
 use cx_store::{
     AnyStore, KeyedFeedback, KeyedTransaction, NewResponse, ResponseSlice, Store, StoreError,
 };
@@ -331,6 +332,198 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
         store.day_rows(&bad).await,
         Err(StoreError::Invalid(_))
     ));
+    server_story(store).await
+}
+
+/// What the server keeps: group submissions, idempotency, invitations, users,
+/// sessions, tokens, survey changes.
+async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
+    let mut def = survey();
+    def.slug = "server-story".into();
+    let id = store.create_survey(&def).await?;
+    let contact = store.contact_ids(&["P001".into()]).await?["P001"];
+    let account = store.account_ids(&["C000".into()]).await?["C000"];
+    let response = |key: &str, nps: i64| NewResponse {
+        dedupe_key: key.into(),
+        submitted_at: "2026-11-23T08:00:00Z".into(),
+        submitted_on: date(2026, 11, 23),
+        channel: "web".into(),
+        language: Some("zh".into()),
+        account: None,
+        contact: None,
+        metadata: serde_json::Map::new(),
+        answers: vec![
+            ("nps".into(), AnswerValue::Score(nps)),
+            ("comment".into(), AnswerValue::Text("很好, \"fast\"".into())),
+        ],
+    };
+    // A group: two new, one repeating the first key.
+    let out = store
+        .submit(&[
+            Submission {
+                survey: id,
+                response: response("k1", 9),
+                invitation: None,
+            },
+            Submission {
+                survey: id,
+                response: response("k2", 3),
+                invitation: None,
+            },
+            Submission {
+                survey: id,
+                response: response("k1", 9),
+                invitation: None,
+            },
+        ])
+        .await?;
+    let (Submitted::Stored(a), Submitted::Stored(b)) = (out[0], out[1]) else {
+        panic!("expected two stored, got {out:?}");
+    };
+    assert_ne!(a, b);
+    assert_eq!(out[2], Submitted::Duplicate(a));
+    assert_eq!(
+        store
+            .submit(&[Submission {
+                survey: id,
+                response: response("k2", 3),
+                invitation: None
+            }])
+            .await?,
+        vec![Submitted::Duplicate(b)]
+    );
+
+    // Invitations: one per contact, one response per invitation; the quiet period.
+    let today = date(2026, 11, 23).days();
+    let made = store
+        .create_invitations(id, &[(contact, "hash-1".into())], 30, today)
+        .await?;
+    let Invited::Created(inv) = made[0] else {
+        panic!("{made:?}")
+    };
+    let again = store
+        .create_invitations(id, &[(contact, "hash-2".into())], 30, today + 10)
+        .await?;
+    assert_eq!(again, vec![Invited::Skipped { last_day: today }]);
+    let later = store
+        .create_invitations(id, &[(contact, "hash-3".into())], 30, today + 31)
+        .await?;
+    assert!(matches!(later[0], Invited::Created(_)));
+    let found = store.invitation("hash-1").await?.expect("found");
+    assert_eq!(
+        (
+            found.id,
+            found.survey,
+            found.contact,
+            found.account,
+            found.used
+        ),
+        (inv, id, contact, Some(account), false)
+    );
+    assert_eq!(store.invitation("hash-2").await?, None);
+    let mut invited = response("k3", 10);
+    invited.contact = Some(contact);
+    invited.account = Some(account);
+    let out = store
+        .submit(&[
+            Submission {
+                survey: id,
+                response: invited.clone(),
+                invitation: Some(inv),
+            },
+            Submission {
+                survey: id,
+                response: response("k4", 10),
+                invitation: Some(inv),
+            },
+        ])
+        .await?;
+    let Submitted::Stored(c) = out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(out[1], Submitted::AlreadyAnswered);
+    // The same submission retried is found, not refused.
+    assert_eq!(
+        store
+            .submit(&[Submission {
+                survey: id,
+                response: invited,
+                invitation: Some(inv)
+            }])
+            .await?,
+        vec![Submitted::Duplicate(c)]
+    );
+    assert!(store.invitation("hash-1").await?.expect("found").used);
+
+    // Listing, paged, with answers and codes.
+    let all = store.responses_after(id, 0, 10).await?;
+    assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a, b, c]);
+    assert_eq!(all[2].contact.as_deref(), Some("P001"));
+    assert_eq!(all[2].account.as_deref(), Some("C000"));
+    assert_eq!(all[0].answers.len(), 2);
+    assert!(all[0].answers.contains(&("nps".into(), Some(9), None)));
+    assert_eq!(store.responses_after(id, a, 1).await?.len(), 1);
+    assert_eq!(store.responses_after(id, c, 10).await?.len(), 0);
+
+    // Survey changes: update, slug conflicts, no deleting a survey with responses.
+    let mut changed = def.clone();
+    changed.title.en = Some("Changed".into());
+    store.update_survey(id, &changed).await?;
+    assert_eq!(
+        store
+            .survey("server-story")
+            .await?
+            .definition
+            .title
+            .en
+            .as_deref(),
+        Some("Changed")
+    );
+    changed.slug = "relationship-2026".into();
+    assert!(matches!(
+        store.update_survey(id, &changed).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.delete_survey(id).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut empty = def.clone();
+    empty.slug = "to-delete".into();
+    let gone = store.create_survey(&empty).await?;
+    store
+        .create_invitations(gone, &[(contact, "hash-9".into())], 0, today)
+        .await?;
+    store.delete_survey(gone).await?;
+    assert!(matches!(
+        store.survey("to-delete").await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Users, sessions, tokens.
+    let uid = store.create_user("li", "$argon2id$x", "analyst").await?;
+    assert!(matches!(
+        store.create_user("li", "y", "viewer").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.user_by_name("li").await?.expect("user").role,
+        "analyst"
+    );
+    assert_eq!(store.user_by_name("nobody").await?, None);
+    assert_eq!(store.user_count().await?, 1);
+    store.create_session("s1", uid, "csrf1", 1000).await?;
+    assert_eq!(store.session("s1", 999).await?.expect("live").1, "csrf1");
+    assert_eq!(store.session("s1", 1000).await?, None);
+    store.create_session("s2", uid, "csrf2", 5000).await?;
+    store.delete_session("s2", 0).await?;
+    assert_eq!(store.session("s2", 1).await?, None);
+    let tid = store.create_token(uid, "t-hash", "read").await?;
+    assert_eq!(store.token_user("t-hash").await?.expect("token").1, "read");
+    assert!(store.revoke_token(tid).await?);
+    assert!(!store.revoke_token(tid).await?);
+    assert_eq!(store.token_user("t-hash").await?, None);
+    assert!(store.tokens().await?[0].revoked_at.is_some());
     Ok(())
 }
 
@@ -343,7 +536,7 @@ async fn story_on_sqlite() {
     story(&store).await.expect("story");
     // Opening again finds the schema in place.
     let again = cx_store::open(&url).await.expect("reopens");
-    assert_eq!(again.surveys().await.expect("lists").len(), 1);
+    assert_eq!(again.surveys().await.expect("lists").len(), 2);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -375,7 +568,7 @@ async fn story_on_postgres() {
         let store = cx_store::open(&url).await?;
         story(&store).await?;
         let again = cx_store::open(&url).await?;
-        assert_eq!(again.surveys().await?.len(), 1);
+        assert_eq!(again.surveys().await?.len(), 2);
         if let AnyStore::Postgres(pg) = again {
             pg.pool().close().await;
         }

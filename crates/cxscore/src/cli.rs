@@ -50,6 +50,74 @@ pub enum Command {
     /// Lifetime value by BG/NBD + Gamma-Gamma: fit the models, predict per customer.
     #[command(subcommand)]
     Clv(ClvCommand),
+    /// The web app: survey pages, invitations, the REST API (SPEC §3).
+    Serve(ServeArgs),
+    /// Users of the web app and API.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `cxscore serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    pub addr: String,
+    /// Fill an empty database with the demo data set and an admin user first.
+    #[arg(long)]
+    pub demo: bool,
+    /// Requests per minute per IP address on public pages and sign-in (0: no limit).
+    #[arg(long, default_value_t = 120, value_name = "N")]
+    pub rate_limit: u32,
+    /// Most submissions committed in one transaction.
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch: u32,
+    /// The public address used in invitation links (default: http://ADDR).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Mark cookies Secure (serve behind HTTPS).
+    #[arg(long)]
+    pub secure_cookies: bool,
+}
+
+/// `cxscore user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; prints a generated password unless --password-stdin.
+    Add {
+        /// User name.
+        username: String,
+        /// admin, analyst (read, export, tasks) or viewer (read).
+        #[arg(long, default_value = "admin", value_name = "admin|analyst|viewer")]
+        role: String,
+        /// Read the password from standard input (at least 10 characters).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// `cxscore token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user; the token is printed once.
+    Create {
+        /// Whose token.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// read, submit or write, optionally with survey:ID items, comma-separated.
+        #[arg(long, default_value = "write", value_name = "SCOPE")]
+        scope: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token.
+    Revoke {
+        /// Token id (from `token list`).
+        id: i64,
+    },
 }
 
 /// Where transactions come from, and how they are sliced.
@@ -259,6 +327,20 @@ pub enum SurveyCommand {
     Show {
         /// Id or slug.
         id: String,
+    },
+    /// One unique link per contact (each accepts one response); prints contact,link.
+    Invite {
+        /// Survey id or slug.
+        id: String,
+        /// Contact codes: a CSV with a contact_id (or 联系人编号) column, or one code per line.
+        #[arg(long, value_name = "FILE")]
+        contacts: PathBuf,
+        /// Skip a contact invited or answering within this many days (0: never skip).
+        #[arg(long, default_value_t = 30, value_name = "N")]
+        quiet_days: u32,
+        /// The server's public address for the links.
+        #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+        base_url: String,
     },
 }
 

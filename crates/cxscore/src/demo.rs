@@ -277,7 +277,7 @@ struct DemoAccount {
 }
 
 /// The demo data, built in memory.
-struct DemoData {
+pub struct DemoData {
     accounts: Vec<DemoAccount>,
     contacts: Vec<Contact>,
     transactions: Vec<KeyedTransaction>,
@@ -304,7 +304,7 @@ fn satisfaction(a: &DemoAccount, day: Date) -> f64 {
     a.base + REGIONS[a.region].1 + TEAMS[a.team].1 + drift
 }
 
-fn generate(accounts: u32, seed: u64) -> DemoData {
+pub fn generate(accounts: u32, seed: u64) -> DemoData {
     let mut rng = Rng(seed);
     let start = Date::from_ymd(2024, 10, 1).expect("valid");
     let end = Date::from_ymd(2026, 10, 31).expect("valid");
@@ -735,7 +735,7 @@ pub fn run(args: &DemoArgs, db: &str, format: OutputFormat) -> Result<(), Failur
 }
 
 /// Writes the data; what is already there (same seed) is skipped.
-async fn fill<S: Store>(store: &S, data: DemoData) -> Result<(), cx_store::StoreError> {
+pub async fn fill<S: Store>(store: &S, data: DemoData) -> Result<(), cx_store::StoreError> {
     let accounts: Vec<Account> = data.accounts.iter().map(|a| a.account.clone()).collect();
     for chunk in accounts.chunks(1000) {
         store.insert_accounts(chunk).await?;

@@ -9,6 +9,7 @@ mod import;
 mod metrics;
 mod output;
 mod progress;
+mod serve;
 mod survey;
 
 use std::io::Write;
@@ -73,6 +74,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args, &cli.db, cli.format),
         Command::Customers(cmd) => customers::run_customers(cmd, &cli.db, cli.format),
         Command::Clv(cmd) => customers::run_clv(cmd, &cli.db, cli.format),
+        Command::Serve(args) => serve::run(args, &cli.db),
+        Command::User(cmd) => serve::run_user(cmd, &cli.db, cli.format),
+        Command::Token(cmd) => serve::run_token(cmd, &cli.db, cli.format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

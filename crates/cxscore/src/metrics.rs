@@ -1,16 +1,15 @@
 //! `cxscore metrics`: flags → a [`MetricsRequest`] → a report, printed.
 
 use anyhow::{Context, anyhow};
-use cx_core::model::survey::{Question, QuestionKind, SurveyDefinition};
-use cx_core::period::{Date, Interval, TimeFilter};
+use cx_core::period::TimeFilter;
 use cx_core::survey::Disclosure;
 use cx_core::survey::ces::CesDirection;
 use cx_core::survey::group::{DimensionSpec, MetricsSpec};
 use cx_core::survey::scale::Scale;
 use cx_io::metrics::{MetricsRequest, compute};
 use cx_io::{EncodingChoice, ScanOptions};
-use cx_store::metrics::{SurveyMetricsRequest, survey_metrics};
-use cx_store::{ResponseSlice, Store};
+use cx_store::Store;
+use cx_store::metrics::{MetricsQuery, parse_filters, parse_weights, survey_metrics};
 
 use crate::Failure;
 use crate::cli::{CesDirectionArg, MetricsArgs, OutputFormat};
@@ -55,179 +54,54 @@ fn run_on_database(
     db: &str,
     format: OutputFormat,
 ) -> Result<(), Failure> {
-    let (time, filters) = (time_filter(args, true), filters(args));
-    let (time, filters) = (
-        time.map_err(Failure::bad_input)?,
-        filters.map_err(Failure::bad_input)?,
-    );
+    let query = query_from(args);
     crate::block_on(async {
         let store = cx_store::open(db).await.map_err(crate::store_failure)?;
         let stored = store.survey(survey).await.map_err(crate::store_failure)?;
-        let (spec, slot_questions) =
-            survey_spec(args, &stored.definition).map_err(Failure::bad_input)?;
-        let request = SurveyMetricsRequest {
-            spec,
-            slot_questions,
-            slice: ResponseSlice {
-                survey: stored.id,
-                by: args.by.clone(),
-                filters,
-            },
-            time,
-        };
+        let request = query
+            .resolve(&stored)
+            .map_err(|e| Failure::bad_input(anyhow!(e)))?;
         let report = survey_metrics(&store, &request)
             .await
             .map_err(crate::store_failure)?;
-        output::print_report(&report, &args.by, &time, format).map_err(Failure::runtime)
+        output::print_report(&report, &args.by, &request.time, format).map_err(Failure::runtime)
     })
 }
 
-/// The metrics of a stored survey: the questions named by the flags, or every
-/// rated question when none is named. Scales and directions come from the survey.
-pub fn survey_spec(
-    args: &MetricsArgs,
-    survey: &SurveyDefinition,
-) -> anyhow::Result<(MetricsSpec, Vec<String>)> {
-    let named =
-        args.nps.is_some() || args.csat.is_some() || args.ces.is_some() || !args.dim.is_empty();
-    let question = |id: &str, kinds: &[QuestionKind], flag: &str| -> anyhow::Result<&Question> {
-        let q = survey.question(id).with_context(|| {
-            let ids: Vec<&str> = survey.questions.iter().map(|q| q.id.as_str()).collect();
-            format!(
-                "{flag} {id:?}: the survey has no such question (questions: {})",
-                ids.join(", ")
-            )
-        })?;
-        if !kinds.contains(&q.kind) {
-            anyhow::bail!("{flag} {id:?}: that question is a {:?} question", q.kind);
-        }
-        Ok(q)
-    };
-    let pick = |flag: &Option<String>,
-                kind: QuestionKind,
-                name: &str|
-     -> anyhow::Result<Option<&Question>> {
-        match flag {
-            Some(id) => question(id, &[kind], name).map(Some),
-            None if !named => Ok(survey.first_of(kind)),
-            None => Ok(None),
-        }
-    };
-    let nps = pick(&args.nps, QuestionKind::Nps, "--nps")?;
-    let csat = pick(&args.csat, QuestionKind::Csat, "--csat")?;
-    let ces = pick(&args.ces, QuestionKind::Ces, "--ces")?;
-    let mut dims: Vec<(String, &Question)> = Vec::new();
-    if named {
-        for text in &args.dim {
-            let (name, id) = match text.split_once('=') {
-                Some((n, q)) => (n.trim().to_string(), q.trim()),
-                None => (String::new(), text.trim()),
-            };
-            let q = question(
-                id,
-                &[QuestionKind::Rating, QuestionKind::Csat, QuestionKind::Ces],
-                "--dim",
-            )?;
-            let name = if name.is_empty() {
-                q.dimension.clone().unwrap_or_else(|| q.id.clone())
-            } else {
-                name
-            };
-            dims.push((name, q));
-        }
-    } else {
-        for q in survey
-            .questions
-            .iter()
-            .filter(|q| q.kind == QuestionKind::Rating)
-        {
-            dims.push((q.dimension.clone().unwrap_or_else(|| q.id.clone()), q));
-        }
+/// The flags of a database question, as the query the HTTP endpoint shares.
+pub fn query_from(args: &MetricsArgs) -> MetricsQuery {
+    MetricsQuery {
+        nps: args.nps.clone(),
+        csat: args.csat.clone(),
+        ces: args.ces.clone(),
+        dim: args.dim.clone(),
+        weights: args.weights.clone(),
+        by: args.by.clone(),
+        interval: args.interval.clone(),
+        from: args.from.clone(),
+        to: args.to.clone(),
+        filters: args.filters.clone(),
+        compare: args.compare.is_some(),
+        anonymous: args.anonymous,
     }
-    let scale = |q: &Question| {
-        q.rating_scale()
-            .with_context(|| format!("question {:?} has no rating scale", q.id))
-    };
-    let mut slot_questions = Vec::new();
-    slot_questions.extend(nps.map(|q| q.id.clone()));
-    slot_questions.extend(csat.map(|q| q.id.clone()));
-    slot_questions.extend(ces.map(|q| q.id.clone()));
-    slot_questions.extend(dims.iter().map(|(_, q)| q.id.clone()));
-    let dim_specs = dims
-        .iter()
-        .map(|(name, q)| {
-            Ok(DimensionSpec {
-                name: name.clone(),
-                scale: scale(q)?,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let weights = match &args.weights {
-        None => Vec::new(),
-        Some(text) => parse_weights(text, &dim_specs)?,
-    };
-    let spec = MetricsSpec {
-        nps: nps.is_some(),
-        csat: csat.map(scale).transpose()?,
-        ces: ces
-            .map(|q| Ok::<_, anyhow::Error>((scale(q)?, q.direction.unwrap_or_default())))
-            .transpose()?,
-        dims: dim_specs,
-        weights,
-        disclosure: Disclosure {
-            anonymous: args.anonymous || survey.anonymous,
-        },
-    };
-    spec.validate()?;
-    Ok((spec, slot_questions))
 }
 
-/// `--interval`, `--from`, `--to`, `--compare`; in the database the date is
-/// always the submission date, so `--time` is not needed there.
-fn time_filter(args: &MetricsArgs, database: bool) -> anyhow::Result<TimeFilter> {
-    let date = |flag: &str, text: &Option<String>| -> anyhow::Result<Option<Date>> {
-        text.as_deref()
-            .map(|t| {
-                Date::parse(t).ok_or_else(|| {
-                    anyhow!("{flag} {t:?} is not a date; write it like 2026-03-01, 2026/3/1 or 2026年3月1日")
-                })
-            })
-            .transpose()
-    };
-    let interval = args.interval.as_deref().map(Interval::parse).transpose()?;
-    let time = TimeFilter::new(
-        interval,
-        date("--from", &args.from)?,
-        date("--to", &args.to)?,
+/// `--interval`, `--from`, `--to`, `--compare` for files, which need `--time`.
+fn time_filter(args: &MetricsArgs) -> anyhow::Result<TimeFilter> {
+    let time = cx_store::metrics::time_filter(
+        args.interval.as_deref(),
+        args.from.as_deref(),
+        args.to.as_deref(),
         args.compare.is_some(),
-    )?;
-    if interval.is_some() && args.by.iter().any(|b| b == "period") {
-        anyhow::bail!(
-            "--by period clashes with the period that --interval adds to each group's key"
-        );
-    }
-    if !database && time.needs_dates() && args.time.is_none() {
+        &args.by,
+    )
+    .map_err(|e| anyhow!(e))?;
+    if time.needs_dates() && args.time.is_none() {
         anyhow::bail!(
             "--interval, --from and --to need --time COL, the column with the response date"
         );
     }
     Ok(time)
-}
-
-/// `--where COL=VALUE`, values for one column gathered as alternatives.
-fn filters(args: &MetricsArgs) -> anyhow::Result<Vec<(String, Vec<String>)>> {
-    let mut filters: Vec<(String, Vec<String>)> = Vec::new();
-    for text in &args.filters {
-        let (col, value) = text.split_once('=').with_context(|| {
-            format!("--where {text:?}: write it as COL=VALUE, e.g. --where region=华东")
-        })?;
-        let col = col.trim().to_string();
-        match filters.iter_mut().find(|(c, _)| *c == col) {
-            Some((_, values)) => values.push(value.to_string()),
-            None => filters.push((col, vec![value.to_string()])),
-        }
-    }
-    Ok(filters)
 }
 
 /// Builds the request from the flags, checking everything that can be checked
@@ -251,7 +125,7 @@ pub fn request_from(args: &MetricsArgs) -> anyhow::Result<MetricsRequest> {
     }
     let weights = match &args.weights {
         None => Vec::new(),
-        Some(text) => parse_weights(text, &dims)?,
+        Some(text) => parse_weights(text, &dims).map_err(|e| anyhow!(e))?,
     };
     let spec = MetricsSpec {
         nps: args.nps.is_some(),
@@ -278,8 +152,8 @@ pub fn request_from(args: &MetricsArgs) -> anyhow::Result<MetricsRequest> {
     };
     spec.validate()?;
 
-    let time = time_filter(args, false)?;
-    let filters = filters(args)?;
+    let time = time_filter(args)?;
+    let filters = parse_filters(&args.filters).map_err(|e| anyhow!(e))?;
     Ok(MetricsRequest {
         spec,
         slot_columns,
@@ -311,37 +185,6 @@ fn parse_dim(text: &str) -> anyhow::Result<(String, String, Scale)> {
         anyhow::bail!("--dim {text:?}: write it as NAME=COL, e.g. --dim product_quality=q1");
     }
     Ok((name.to_string(), column.to_string(), scale))
-}
-
-/// `NAME=W,NAME=W,…`, one weight per dimension.
-fn parse_weights(text: &str, dims: &[DimensionSpec]) -> anyhow::Result<Vec<f64>> {
-    let mut weights = vec![None; dims.len()];
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (name, w) = part.split_once('=').with_context(|| {
-            format!("--weights {part:?}: write NAME=WEIGHT, e.g. product_quality=2")
-        })?;
-        let i = dims
-            .iter()
-            .position(|d| d.name == name.trim())
-            .with_context(|| {
-                let names: Vec<&str> = dims.iter().map(|d| d.name.as_str()).collect();
-                format!(
-                    "--weights: no dimension {:?}; the dimensions are: {}",
-                    name.trim(),
-                    names.join(", ")
-                )
-            })?;
-        weights[i] = Some(
-            w.trim()
-                .parse::<f64>()
-                .with_context(|| format!("--weights {part:?}: not a number"))?,
-        );
-    }
-    weights
-        .into_iter()
-        .zip(dims)
-        .map(|(w, d)| w.with_context(|| format!("--weights: no weight for dimension {:?}", d.name)))
-        .collect()
 }
 
 #[cfg(test)]

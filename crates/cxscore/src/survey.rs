@@ -82,6 +82,49 @@ pub fn run(cmd: &SurveyCommand, db: &str, format: OutputFormat) -> Result<(), Fa
                 let text = serde_json::to_string_pretty(&s.definition).map_err(Failure::runtime)?;
                 writeln!(out, "{text}").map_err(Failure::runtime)
             }
+            SurveyCommand::Invite {
+                id,
+                contacts,
+                quiet_days,
+                base_url,
+            } => {
+                let survey = store.survey(id).await.map_err(store_failure)?;
+                let codes = crate::serve::contact_codes(contacts).map_err(Failure::bad_input)?;
+                let results =
+                    cx_server::api::invite_in(&store, base_url, &survey, &codes, *quiet_days)
+                        .await
+                        .map_err(|e| Failure::runtime(anyhow::anyhow!(e.message)))?;
+                let invited = results.iter().filter(|r| r.link.is_some()).count();
+                for r in results.iter().filter(|r| r.link.is_none()) {
+                    eprintln!(
+                        "warning: {}: {}",
+                        r.contact,
+                        r.skipped.as_deref().unwrap_or("not invited")
+                    );
+                }
+                match format {
+                    OutputFormat::Json => {
+                        let list: Vec<_> = results
+                            .iter()
+                            .map(|r| serde_json::json!({"contact": r.contact, "link": r.link, "skipped": r.skipped}))
+                            .collect();
+                        writeln!(out, "{}", serde_json::Value::Array(list))
+                    }
+                    _ => writeln!(out, "contact,link").and_then(|_| {
+                        results
+                            .iter()
+                            .filter_map(|r| r.link.as_ref().map(|l| (r, l)))
+                            .try_for_each(|(r, l)| writeln!(out, "{},{l}", r.contact))
+                    }),
+                }
+                .map_err(Failure::runtime)?;
+                eprintln!(
+                    "{invited} invitations for survey {} ({} skipped)",
+                    survey.definition.slug,
+                    results.len() - invited
+                );
+                Ok(())
+            }
         }
     })
 }

@@ -1,0 +1,305 @@
+//! `/app`: sign in and out, and the signed-in home page (the dashboard issue
+//! builds on it). Forms carry CSRF tokens: the login form a double-submit
+//! cookie, signed-in forms the session's own token.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use cx_store::Store;
+use cx_store::server::ServerStore;
+
+use crate::auth::{
+    SESSION_COOKIE, SESSION_SECONDS, cookie, decoy_hash, hash_secret, random_token, same_secret,
+    session_user, set_cookie, verify_password,
+};
+use crate::respond::{FORM_COOKIE, pick_language};
+use crate::{Shared, unix_now};
+
+/// Routes under `/app`.
+pub fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/app", get(home))
+        .route("/app/login", get(login_page).post(login))
+        .route("/app/logout", post(logout))
+}
+
+struct Labels {
+    tag: &'static str,
+    sign_in: &'static str,
+    sign_out: &'static str,
+    username: &'static str,
+    password: &'static str,
+    wrong: &'static str,
+    locked: &'static str,
+    expired: &'static str,
+    surveys: &'static str,
+    responses: &'static str,
+    page: &'static str,
+    metrics: &'static str,
+    signed_in_as: &'static str,
+    none: &'static str,
+}
+
+const ZH: Labels = Labels {
+    tag: "zh-CN",
+    sign_in: "登录",
+    sign_out: "退出",
+    username: "用户名",
+    password: "密码",
+    wrong: "用户名或密码错误。",
+    locked: "尝试次数过多，请稍后再试。",
+    expired: "页面已过期，请重新登录。",
+    surveys: "问卷",
+    responses: "回答数",
+    page: "答题页面",
+    metrics: "指标 (JSON)",
+    signed_in_as: "当前用户",
+    none: "还没有问卷。用 cxscore survey create 或 API 创建。",
+};
+
+const EN: Labels = Labels {
+    tag: "en",
+    sign_in: "Sign in",
+    sign_out: "Sign out",
+    username: "User name",
+    password: "Password",
+    wrong: "Wrong user name or password.",
+    locked: "Too many attempts. Please try again later.",
+    expired: "The page had expired. Please sign in again.",
+    surveys: "Surveys",
+    responses: "Responses",
+    page: "Survey page",
+    metrics: "Metrics (JSON)",
+    signed_in_as: "Signed in as",
+    none: "No surveys yet. Create one with cxscore survey create or the API.",
+};
+
+fn labels(headers: &HeaderMap) -> &'static Labels {
+    if pick_language(None, headers, &["zh".into(), "en".into()]) == "zh" {
+        &ZH
+    } else {
+        &EN
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    l: &'static Labels,
+    csrf: String,
+    username: String,
+    error: String,
+}
+
+struct SurveyRow {
+    id: i64,
+    slug: String,
+    title: String,
+    responses: u64,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    l: &'static Labels,
+    csrf: String,
+    username: String,
+    role: String,
+    surveys: Vec<SurveyRow>,
+}
+
+fn html(status: StatusCode, page: Result<String, askama::Error>) -> Response {
+    match page {
+        Ok(h) => {
+            let mut r = (status, Html(h)).into_response();
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => crate::error::ApiError::internal("rendering", e).into_response(),
+    }
+}
+
+fn with_cookie(mut r: Response, value: &str) -> Response {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let l = labels(&headers);
+    let (user, csrf) = match session_user(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/app/login").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let surveys = match state.store.surveys().await {
+        Ok(s) => s,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let lang = if l.tag == "en" { "en" } else { "zh" };
+    let page = HomePage {
+        l,
+        csrf,
+        username: user.username,
+        role: user.role,
+        surveys: surveys
+            .into_iter()
+            .map(|s| SurveyRow {
+                id: s.id.0,
+                title: s.definition.title.get(lang).to_string(),
+                slug: s.definition.slug,
+                responses: s.responses,
+            })
+            .collect(),
+    };
+    html(StatusCode::OK, page.render())
+}
+
+fn login_form(
+    state: &Shared,
+    l: &'static Labels,
+    username: &str,
+    error: &str,
+    status: StatusCode,
+) -> Response {
+    let csrf = random_token();
+    let page = LoginPage {
+        l,
+        csrf: csrf.clone(),
+        username: username.to_string(),
+        error: error.to_string(),
+    };
+    with_cookie(
+        html(status, page.render()),
+        &set_cookie(FORM_COOKIE, &csrf, 3600, state.config.secure_cookies),
+    )
+}
+
+async fn login_page(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if let Ok(Some(_)) = session_user(&state, &headers).await {
+        return Redirect::to("/app").into_response();
+    }
+    login_form(&state, labels(&headers), "", "", StatusCode::OK)
+}
+
+async fn login(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let l = labels(&headers);
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let username = field("username").trim();
+    if !state.limits.allow(peer.ip()) {
+        state
+            .stats
+            .rate_limited
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return login_form(&state, l, username, l.locked, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let sent = cookie(&headers, FORM_COOKIE).unwrap_or("");
+    if sent.is_empty() || !same_secret(sent, field("_csrf")) {
+        return login_form(&state, l, username, l.expired, StatusCode::FORBIDDEN);
+    }
+    let throttle_key = format!("{username}|{}", peer.ip());
+    if state.limits.login_locked(&throttle_key).is_some() {
+        return login_form(&state, l, username, l.locked, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let user = match state.store.user_by_name(username).await {
+        Ok(u) => u,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let password = field("password").to_string();
+    let phc = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| decoy_hash().to_string());
+    // argon2 is deliberately slow: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .unwrap_or(false);
+    let Some(user) = user.filter(|_| ok) else {
+        state.limits.login_failed(&throttle_key);
+        state
+            .stats
+            .login_failures
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return login_form(&state, l, username, l.wrong, StatusCode::UNAUTHORIZED);
+    };
+    state.limits.login_succeeded(&throttle_key);
+    let secret = random_token();
+    let csrf = random_token();
+    if let Err(e) = state
+        .store
+        .create_session(
+            &hash_secret(&secret),
+            user.id,
+            &csrf,
+            unix_now() + SESSION_SECONDS,
+        )
+        .await
+    {
+        return crate::error::ApiError::from(e).into_response();
+    }
+    let r = Redirect::to("/app").into_response();
+    let r = with_cookie(
+        r,
+        &set_cookie(
+            SESSION_COOKIE,
+            &secret,
+            SESSION_SECONDS,
+            state.config.secure_cookies,
+        ),
+    );
+    with_cookie(
+        r,
+        &set_cookie(FORM_COOKIE, "", 0, state.config.secure_cookies),
+    )
+}
+
+async fn logout(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let sent = fields
+        .iter()
+        .find(|(k, _)| k == "_csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    match session_user(&state, &headers).await {
+        Ok(Some((_, csrf))) if same_secret(sent, &csrf) => {
+            if let Some(secret) = cookie(&headers, SESSION_COOKIE)
+                && let Err(e) = state
+                    .store
+                    .delete_session(&hash_secret(secret), unix_now())
+                    .await
+            {
+                return crate::error::ApiError::from(e).into_response();
+            }
+            let r = Redirect::to("/app/login").into_response();
+            with_cookie(
+                r,
+                &set_cookie(SESSION_COOKIE, "", 0, state.config.secure_cookies),
+            )
+        }
+        Ok(Some(_)) => {
+            crate::error::ApiError::forbidden("missing or wrong CSRF token").into_response()
+        }
+        Ok(None) => Redirect::to("/app/login").into_response(),
+        Err(e) => e.into_response(),
+    }
+}

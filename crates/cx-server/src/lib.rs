@@ -1,0 +1,193 @@
+//! # cx-server
+//!
+//! `cxscore serve`: the respondent pages (`/s/{slug}`, server-rendered, no
+//! JavaScript needed, Chinese and English), invitations, the JSON API under
+//! `/api/v1` with its OpenAPI document, users, sessions and API tokens,
+//! `/healthz` and Prometheus `/metrics`.
+//!
+//! Durable before acknowledged: every submission goes through the
+//! [`commit::Committer`], which commits submissions in groups (one transaction,
+//! one fsync for many) and answers each request only after its group is
+//! committed.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod commit;
+pub mod error;
+pub mod limits;
+pub mod respond;
+pub mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use cx_store::AnyStore;
+use cx_store::server::ServerStore;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Requests per minute per IP address on public endpoints (survey pages,
+    /// login); 0 turns the limit off.
+    pub public_rate_per_minute: u32,
+    /// Most submissions committed in one transaction.
+    pub max_batch: usize,
+    /// Mark cookies `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+    /// The address links are printed with, e.g. `http://127.0.0.1:8080`.
+    pub base_url: String,
+    /// Largest request body accepted, in bytes (imports excepted).
+    pub body_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            public_rate_per_minute: 120,
+            max_batch: 1024,
+            secure_cookies: false,
+            base_url: "http://127.0.0.1:8080".into(),
+            body_limit: 256 * 1024,
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: AnyStore,
+    /// Group commits of submissions.
+    pub committer: commit::Committer,
+    /// Per-IP limits and login throttling.
+    pub limits: limits::Limits,
+    /// Counters for `/metrics`.
+    pub stats: Arc<stats::Stats>,
+    /// Settings.
+    pub config: Config,
+}
+
+/// Shared state handle.
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    /// State over `store`; starts the committer task (call inside a Tokio runtime).
+    pub fn new(store: AnyStore, config: Config) -> Shared {
+        let stats = Arc::new(stats::Stats::default());
+        let committer = commit::Committer::start(store.clone(), config.max_batch, stats.clone());
+        Arc::new(AppState {
+            limits: limits::Limits::new(config.public_rate_per_minute),
+            store,
+            committer,
+            stats,
+            config,
+        })
+    }
+}
+
+/// The whole application.
+pub fn router(state: Shared) -> Router {
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to("/app") }))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(prometheus))
+        .merge(respond::routes())
+        .merge(app::routes())
+        .nest("/api/v1", api::routes())
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            stats::count_requests,
+        ))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Headers every page gets: nothing loads from elsewhere, tokens in URLs do
+/// not leak through `Referer`, no framing, no sniffing.
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+async fn healthz(State(state): State<Shared>) -> impl IntoResponse {
+    match state.store.user_count().await {
+        Ok(_) => (axum::http::StatusCode::OK, "ok\n"),
+        Err(_) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable\n",
+        ),
+    }
+}
+
+async fn prometheus(State(state): State<Shared>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.stats.render(),
+    )
+}
+
+/// Serves `router(state)` on `listener` until Ctrl-C / SIGTERM; client
+/// addresses reach the handlers for per-IP limits.
+pub async fn serve(listener: tokio::net::TcpListener, state: Shared) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

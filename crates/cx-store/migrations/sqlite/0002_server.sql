@@ -1,0 +1,19 @@
+-- The server: invitations (one token per contact, one response per token) and
+-- login sessions. Tokens are stored as SHA-256 hashes, never in clear.
+CREATE TABLE invitations (
+    id INTEGER PRIMARY KEY,
+    survey_id INTEGER NOT NULL REFERENCES surveys(id),
+    contact_id INTEGER NOT NULL REFERENCES contacts(id),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    created_day INTEGER NOT NULL,
+    used_at TEXT
+);
+CREATE INDEX invitations_contact ON invitations(contact_id, created_day);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    csrf TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX responses_contact ON responses(contact_id);

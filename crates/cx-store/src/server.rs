@@ -1,0 +1,654 @@
+//! What the server keeps besides surveys and customers: web and API
+//! submissions committed in groups, invitations (one response per token),
+//! users, login sessions and API tokens. Secrets (invitation tokens, session
+//! cookies, API tokens) arrive here already hashed; the store never sees them
+//! in clear.
+
+use cx_core::model::survey::SurveyDefinition;
+use cx_core::model::{AccountId, ContactId, SurveyId};
+
+use crate::{NewResponse, StoreError};
+
+/// One response submitted through the web page or the API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// The survey.
+    pub survey: SurveyId,
+    /// The response; its `dedupe_key` carries the `Idempotency-Key` (or a
+    /// fresh random key), so a retried request finds the first one.
+    pub response: NewResponse,
+    /// The invitation it answers, consumed in the same transaction.
+    pub invitation: Option<i64>,
+}
+
+/// What became of a submission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Submitted {
+    /// Committed as a new response with this id.
+    Stored(i64),
+    /// The same submission (same key) was committed before, as this response.
+    Duplicate(i64),
+    /// The invitation was already used by another response; nothing stored.
+    AlreadyAnswered,
+}
+
+/// A stored invitation, found by its token's hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    /// Id.
+    pub id: i64,
+    /// The survey it invites to.
+    pub survey: SurveyId,
+    /// The contact invited.
+    pub contact: ContactId,
+    /// The contact's account.
+    pub account: Option<AccountId>,
+    /// Whether a response already used it.
+    pub used: bool,
+}
+
+/// What `create_invitations` did for one contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invited {
+    /// A new invitation with this id.
+    Created(i64),
+    /// Not invited: surveyed (invited or answered) on this day, within the
+    /// quiet period.
+    Skipped {
+        /// Days since 1970-01-01 of the last invitation or response.
+        last_day: i32,
+    },
+}
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Id.
+    pub id: i64,
+    /// Login name.
+    pub username: String,
+    /// The argon2 PHC string.
+    pub password_hash: String,
+    /// admin, analyst or viewer.
+    pub role: String,
+}
+
+/// An API token (its hash stays in the database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Id (what `revoke` takes).
+    pub id: i64,
+    /// Its owner.
+    pub username: String,
+    /// Scope: `read`, `write`, `submit` or `survey:ID` forms (see the server).
+    pub scope: String,
+    /// When it was created.
+    pub created_at: String,
+    /// When it was revoked.
+    pub revoked_at: Option<String>,
+}
+
+/// A stored response, for listing and export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResponse {
+    /// Id.
+    pub id: i64,
+    /// UTC, RFC 3339.
+    pub submitted_at: String,
+    /// Channel.
+    pub channel: String,
+    /// Language.
+    pub language: Option<String>,
+    /// The account's code.
+    pub account: Option<String>,
+    /// The contact's code.
+    pub contact: Option<String>,
+    /// Metadata.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// `(question, score, text)` per answer.
+    pub answers: Vec<(String, Option<i64>, Option<String>)>,
+}
+
+/// The server's operations, on both backends.
+#[allow(async_fn_in_trait)]
+pub trait ServerStore {
+    /// Commits a group of submissions in one transaction and says what became
+    /// of each. Nothing is acknowledged before the commit returns.
+    async fn submit(&self, batch: &[Submission]) -> Result<Vec<Submitted>, StoreError>;
+    /// Replaces a survey's definition (slug, title, questions).
+    async fn update_survey(&self, id: SurveyId, d: &SurveyDefinition) -> Result<(), StoreError>;
+    /// Deletes a survey that has no responses (and its unused invitations).
+    async fn delete_survey(&self, id: SurveyId) -> Result<(), StoreError>;
+    /// Responses with ids above `after`, oldest first, at most `limit`.
+    async fn responses_after(
+        &self,
+        survey: SurveyId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredResponse>, StoreError>;
+    /// One invitation per `(contact, token hash)`, skipping a contact invited
+    /// or answering within `quiet_days` of `today` (days since 1970-01-01).
+    async fn create_invitations(
+        &self,
+        survey: SurveyId,
+        items: &[(ContactId, String)],
+        quiet_days: u32,
+        today: i32,
+    ) -> Result<Vec<Invited>, StoreError>;
+    /// The invitation with this token hash.
+    async fn invitation(&self, token_hash: &str) -> Result<Option<Invitation>, StoreError>;
+    /// Adds a user; a taken name is a conflict.
+    async fn create_user(&self, username: &str, hash: &str, role: &str) -> Result<i64, StoreError>;
+    /// The user with this name.
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Number of users.
+    async fn user_count(&self) -> Result<u64, StoreError>;
+    /// Stores a login session (hash of the cookie, CSRF token, expiry in Unix seconds).
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user: i64,
+        csrf: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// The session's user and CSRF token, if it exists and has not expired at `now`.
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<(User, String)>, StoreError>;
+    /// Ends a session (and any expired ones).
+    async fn delete_session(&self, token_hash: &str, now: i64) -> Result<(), StoreError>;
+    /// Stores an API token's hash for `user`.
+    async fn create_token(&self, user: i64, hash: &str, scope: &str) -> Result<i64, StoreError>;
+    /// The user and scope of a token that is not revoked.
+    async fn token_user(&self, hash: &str) -> Result<Option<(User, String)>, StoreError>;
+    /// Revokes a token; false when there was none to revoke.
+    async fn revoke_token(&self, id: i64) -> Result<bool, StoreError>;
+    /// All tokens, newest first.
+    async fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError>;
+}
+
+macro_rules! impl_server_store {
+    ($ty:ident) => {
+        impl $crate::server::ServerStore for $ty {
+            async fn submit(
+                &self,
+                batch: &[$crate::server::Submission],
+            ) -> Result<Vec<$crate::server::Submitted>, $crate::StoreError> {
+                use $crate::server::Submitted;
+                use sqlx::Row;
+                let now = $crate::now_rfc3339();
+                let mut out = Vec::with_capacity(batch.len());
+                let mut tx = self.pool.begin().await?;
+                for s in batch {
+                    let r = &s.response;
+                    let existing = sqlx::query_scalar::<_, i64>(
+                        "SELECT id FROM responses WHERE survey_id = $1 AND dedupe_key = $2",
+                    )
+                    .bind(s.survey.0)
+                    .bind(&r.dedupe_key);
+                    if let Some(invitation) = s.invitation {
+                        let done = sqlx::query(
+                            "UPDATE invitations SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
+                        )
+                        .bind(&now)
+                        .bind(invitation)
+                        .execute(&mut *tx)
+                        .await?;
+                        if done.rows_affected() == 0 {
+                            // Used: by this very submission retried, or by another.
+                            out.push(match existing.fetch_optional(&mut *tx).await? {
+                                Some(id) => Submitted::Duplicate(id),
+                                None => Submitted::AlreadyAnswered,
+                            });
+                            continue;
+                        }
+                    }
+                    let metadata = serde_json::Value::Object(r.metadata.clone()).to_string();
+                    let row = sqlx::query(sqlx::AssertSqlSafe(Self::INSERT_RESPONSE))
+                        .bind(s.survey.0)
+                        .bind(&r.dedupe_key)
+                        .bind(&r.submitted_at)
+                        .bind(i64::from(r.submitted_on.days()))
+                        .bind(&r.channel)
+                        .bind(&r.language)
+                        .bind(r.account.map(|a| a.0))
+                        .bind(r.contact.map(|c| c.0))
+                        .bind(metadata)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some(row) = row else {
+                        if let Some(invitation) = s.invitation {
+                            // The key was used before without this invitation:
+                            // leave the invitation as it was.
+                            sqlx::query("UPDATE invitations SET used_at = NULL WHERE id = $1")
+                                .bind(invitation)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        let id = existing.fetch_optional(&mut *tx).await?.ok_or_else(|| {
+                            $crate::StoreError::Invalid("response key conflict".into())
+                        })?;
+                        out.push(Submitted::Duplicate(id));
+                        continue;
+                    };
+                    let id: i64 = row.try_get(0)?;
+                    if !r.answers.is_empty() {
+                        let mut sql = String::from(
+                            "INSERT INTO answers (response_id, question_id, value_int, value_text) VALUES ",
+                        );
+                        for i in 0..r.answers.len() {
+                            if i > 0 {
+                                sql.push(',');
+                            }
+                            let p = i * 4;
+                            sql.push_str(&format!("(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4));
+                        }
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for (question, value) in &r.answers {
+                            let (int, text) = $crate::common::answer_columns(value);
+                            q = q.bind(id).bind(question).bind(int).bind(text);
+                        }
+                        q.execute(&mut *tx).await?;
+                    }
+                    out.push(Submitted::Stored(id));
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn update_survey(
+                &self,
+                id: cx_core::model::SurveyId,
+                d: &cx_core::model::survey::SurveyDefinition,
+            ) -> Result<(), $crate::StoreError> {
+                if let Err(problems) = d.validate() {
+                    return Err($crate::StoreError::Invalid(problems.join("; ")));
+                }
+                let json = serde_json::to_string(d)
+                    .map_err(|e| $crate::StoreError::Invalid(e.to_string()))?;
+                let taken: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM surveys WHERE slug = $1 AND id <> $2")
+                        .bind(&d.slug)
+                        .bind(id.0)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                if taken.is_some() {
+                    return Err($crate::StoreError::Conflict(format!(
+                        "a survey with slug {:?} already exists",
+                        d.slug
+                    )));
+                }
+                let done = sqlx::query(
+                    "UPDATE surveys SET slug = $1, title = $2, anonymous = $3, definition = $4 WHERE id = $5",
+                )
+                .bind(&d.slug)
+                .bind(d.title.get("en"))
+                .bind(d.anonymous)
+                .bind(json)
+                .bind(id.0)
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("no survey {}", id.0)));
+                }
+                Ok(())
+            }
+
+            async fn delete_survey(
+                &self,
+                id: cx_core::model::SurveyId,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                let responses: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM responses WHERE survey_id = $1")
+                        .bind(id.0)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if responses > 0 {
+                    return Err($crate::StoreError::Conflict(format!(
+                        "survey {} has {responses} responses; a survey with responses is kept",
+                        id.0
+                    )));
+                }
+                sqlx::query("DELETE FROM invitations WHERE survey_id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                let done = sqlx::query("DELETE FROM surveys WHERE id = $1")
+                    .bind(id.0)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("no survey {}", id.0)));
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn responses_after(
+                &self,
+                survey: cx_core::model::SurveyId,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<$crate::server::StoredResponse>, $crate::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT r.id, r.submitted_at, r.channel, r.language, a.external_id, c.external_id,
+                            CAST(r.metadata AS TEXT)
+                     FROM responses r
+                     LEFT JOIN accounts a ON a.id = r.account_id
+                     LEFT JOIN contacts c ON c.id = r.contact_id
+                     WHERE r.survey_id = $1 AND r.id > $2 ORDER BY r.id LIMIT $3",
+                )
+                .bind(survey.0)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let metadata: String = row.try_get(6)?;
+                    let metadata = match serde_json::from_str(&metadata) {
+                        Ok(serde_json::Value::Object(m)) => m,
+                        _ => serde_json::Map::new(),
+                    };
+                    out.push($crate::server::StoredResponse {
+                        id: row.try_get(0)?,
+                        submitted_at: row.try_get(1)?,
+                        channel: row.try_get(2)?,
+                        language: row.try_get(3)?,
+                        account: row.try_get(4)?,
+                        contact: row.try_get(5)?,
+                        metadata,
+                        answers: Vec::new(),
+                    });
+                }
+                if let (Some(first), Some(last)) = (out.first(), out.last()) {
+                    let (lo, hi) = (first.id, last.id);
+                    let answers = sqlx::query(
+                        "SELECT response_id, question_id, value_int, value_text FROM answers
+                         WHERE response_id BETWEEN $1 AND $2 ORDER BY response_id",
+                    )
+                    .bind(lo)
+                    .bind(hi)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    let mut i = 0;
+                    for a in &answers {
+                        let rid: i64 = a.try_get(0)?;
+                        while i < out.len() && out[i].id < rid {
+                            i += 1;
+                        }
+                        if i < out.len() && out[i].id == rid {
+                            out[i].answers.push((a.try_get(1)?, a.try_get(2)?, a.try_get(3)?));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn create_invitations(
+                &self,
+                survey: cx_core::model::SurveyId,
+                items: &[(cx_core::model::ContactId, String)],
+                quiet_days: u32,
+                today: i32,
+            ) -> Result<Vec<$crate::server::Invited>, $crate::StoreError> {
+                use $crate::server::Invited;
+                let now = $crate::now_rfc3339();
+                let mut out = Vec::with_capacity(items.len());
+                let mut tx = self.pool.begin().await?;
+                for (contact, hash) in items {
+                    if quiet_days > 0 {
+                        let last: Option<i64> = sqlx::query_scalar(
+                            "SELECT CAST(MAX(d) AS BIGINT) FROM (
+                               SELECT MAX(created_day) AS d FROM invitations WHERE contact_id = $1
+                               UNION ALL
+                               SELECT MAX(submitted_day) AS d FROM responses WHERE contact_id = $1) x",
+                        )
+                        .bind(contact.0)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        if let Some(last) = last
+                            && i64::from(today) - last < i64::from(quiet_days)
+                        {
+                            out.push(Invited::Skipped {
+                                last_day: last as i32,
+                            });
+                            continue;
+                        }
+                    }
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO invitations (survey_id, contact_id, token_hash, created_at, created_day)
+                         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    )
+                    .bind(survey.0)
+                    .bind(contact.0)
+                    .bind(hash)
+                    .bind(&now)
+                    .bind(i64::from(today))
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    out.push(Invited::Created(id));
+                }
+                tx.commit().await?;
+                Ok(out)
+            }
+
+            async fn invitation(
+                &self,
+                token_hash: &str,
+            ) -> Result<Option<$crate::server::Invitation>, $crate::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT i.id, i.survey_id, i.contact_id, c.account_id, i.used_at
+                     FROM invitations i JOIN contacts c ON c.id = i.contact_id WHERE i.token_hash = $1",
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok($crate::server::Invitation {
+                        id: r.try_get(0)?,
+                        survey: cx_core::model::SurveyId(r.try_get(1)?),
+                        contact: cx_core::model::ContactId(r.try_get(2)?),
+                        account: r.try_get::<Option<i64>, _>(3)?.map(cx_core::model::AccountId),
+                        used: r.try_get::<Option<String>, _>(4)?.is_some(),
+                    })
+                })
+                .transpose()
+            }
+
+            async fn create_user(
+                &self,
+                username: &str,
+                hash: &str,
+                role: &str,
+            ) -> Result<i64, $crate::StoreError> {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO users (username, password_hash, role, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (username) DO NOTHING RETURNING id",
+                )
+                .bind(username)
+                .bind(hash)
+                .bind(role)
+                .bind($crate::now_rfc3339())
+                .fetch_optional(&self.pool)
+                .await?;
+                id.ok_or_else(|| {
+                    $crate::StoreError::Conflict(format!("a user {username:?} already exists"))
+                })
+            }
+
+            async fn user_by_name(
+                &self,
+                username: &str,
+            ) -> Result<Option<$crate::server::User>, $crate::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT id, username, password_hash, role FROM users WHERE username = $1",
+                )
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok($crate::server::User {
+                        id: r.try_get(0)?,
+                        username: r.try_get(1)?,
+                        password_hash: r.try_get(2)?,
+                        role: r.try_get(3)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn user_count(&self) -> Result<u64, $crate::StoreError> {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n as u64)
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                user: i64,
+                csrf: &str,
+                expires_at: i64,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query(
+                    "INSERT INTO sessions (token_hash, user_id, csrf, expires_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(token_hash)
+                .bind(user)
+                .bind(csrf)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn session(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> Result<Option<($crate::server::User, String)>, $crate::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT u.id, u.username, u.password_hash, u.role, s.csrf
+                     FROM sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = $1 AND s.expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok((
+                        $crate::server::User {
+                            id: r.try_get(0)?,
+                            username: r.try_get(1)?,
+                            password_hash: r.try_get(2)?,
+                            role: r.try_get(3)?,
+                        },
+                        r.try_get(4)?,
+                    ))
+                })
+                .transpose()
+            }
+
+            async fn delete_session(
+                &self,
+                token_hash: &str,
+                now: i64,
+            ) -> Result<(), $crate::StoreError> {
+                sqlx::query("DELETE FROM sessions WHERE token_hash = $1 OR expires_at <= $2")
+                    .bind(token_hash)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_token(
+                &self,
+                user: i64,
+                hash: &str,
+                scope: &str,
+            ) -> Result<i64, $crate::StoreError> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO api_tokens (user_id, token_hash, scope, created_at) VALUES ($1, $2, $3, $4)
+                     RETURNING id",
+                )
+                .bind(user)
+                .bind(hash)
+                .bind(scope)
+                .bind($crate::now_rfc3339())
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn token_user(
+                &self,
+                hash: &str,
+            ) -> Result<Option<($crate::server::User, String)>, $crate::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT u.id, u.username, u.password_hash, u.role, t.scope
+                     FROM api_tokens t JOIN users u ON u.id = t.user_id
+                     WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+                )
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| {
+                    Ok((
+                        $crate::server::User {
+                            id: r.try_get(0)?,
+                            username: r.try_get(1)?,
+                            password_hash: r.try_get(2)?,
+                            role: r.try_get(3)?,
+                        },
+                        r.try_get(4)?,
+                    ))
+                })
+                .transpose()
+            }
+
+            async fn revoke_token(&self, id: i64) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                )
+                .bind($crate::now_rfc3339())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
+            }
+
+            async fn tokens(&self) -> Result<Vec<$crate::server::TokenInfo>, $crate::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT t.id, u.username, t.scope, t.created_at, t.revoked_at
+                     FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::server::TokenInfo {
+                            id: r.try_get(0)?,
+                            username: r.try_get(1)?,
+                            scope: r.try_get(2)?,
+                            created_at: r.try_get(3)?,
+                            revoked_at: r.try_get(4)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+pub(crate) use impl_server_store;
