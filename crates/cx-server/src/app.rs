@@ -165,12 +165,17 @@ async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {
 
 fn login_form(
     state: &Shared,
-    l: &'static Labels,
+    headers: &HeaderMap,
     username: &str,
     error: &str,
     status: StatusCode,
 ) -> Response {
-    let csrf = random_token();
+    let l = labels(headers);
+    // Keep the form cookie a retry already has: another tab's form stays valid.
+    let csrf = cookie(headers, FORM_COOKIE)
+        .filter(|c| c.len() == 43)
+        .map(str::to_string)
+        .unwrap_or_else(random_token);
     let page = LoginPage {
         l,
         csrf: csrf.clone(),
@@ -187,7 +192,7 @@ async fn login_page(State(state): State<Shared>, headers: HeaderMap) -> Response
     if let Ok(Some(_)) = session_user(&state, &headers).await {
         return Redirect::to("/app").into_response();
     }
-    login_form(&state, labels(&headers), "", "", StatusCode::OK)
+    login_form(&state, &headers, "", "", StatusCode::OK)
 }
 
 async fn login(
@@ -211,15 +216,27 @@ async fn login(
             .stats
             .rate_limited
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return login_form(&state, l, username, l.locked, StatusCode::TOO_MANY_REQUESTS);
+        return login_form(
+            &state,
+            &headers,
+            username,
+            l.locked,
+            StatusCode::TOO_MANY_REQUESTS,
+        );
     }
     let sent = cookie(&headers, FORM_COOKIE).unwrap_or("");
     if sent.is_empty() || !same_secret(sent, field("_csrf")) {
-        return login_form(&state, l, username, l.expired, StatusCode::FORBIDDEN);
+        return login_form(&state, &headers, username, l.expired, StatusCode::FORBIDDEN);
     }
     let throttle_key = format!("{username}|{}", peer.ip());
     if state.limits.login_locked(&throttle_key).is_some() {
-        return login_form(&state, l, username, l.locked, StatusCode::TOO_MANY_REQUESTS);
+        return login_form(
+            &state,
+            &headers,
+            username,
+            l.locked,
+            StatusCode::TOO_MANY_REQUESTS,
+        );
     }
     let user = match state.store.user_by_name(username).await {
         Ok(u) => u,
@@ -240,7 +257,13 @@ async fn login(
             .stats
             .login_failures
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return login_form(&state, l, username, l.wrong, StatusCode::UNAUTHORIZED);
+        return login_form(
+            &state,
+            &headers,
+            username,
+            l.wrong,
+            StatusCode::UNAUTHORIZED,
+        );
     };
     state.limits.login_succeeded(&throttle_key);
     let secret = random_token();

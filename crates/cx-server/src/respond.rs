@@ -119,7 +119,7 @@ pub fn texts(lang: &str) -> &'static Texts {
 /// survey offers, else the survey's first language.
 pub fn pick_language(explicit: Option<&str>, headers: &HeaderMap, offered: &[String]) -> String {
     let offered_has = |l: &str| offered.is_empty() || offered.iter().any(|o| o == l);
-    if let Some(l) = explicit.map(normalize_lang)
+    if let Some(l) = explicit.and_then(normalize_lang)
         && offered_has(l)
     {
         return l.to_string();
@@ -142,19 +142,23 @@ pub fn pick_language(explicit: Option<&str>, headers: &HeaderMap, offered: &[Str
         .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
     for (_, tag) in ranked {
-        let l = normalize_lang(tag);
-        if (l == "zh" || l == "en") && offered_has(l) {
+        if let Some(l) = normalize_lang(tag)
+            && offered_has(l)
+        {
             return l.to_string();
         }
     }
     offered.first().cloned().unwrap_or_else(|| "zh".into())
 }
 
-fn normalize_lang(tag: &str) -> &'static str {
-    if tag.trim().to_ascii_lowercase().starts_with("zh") {
-        "zh"
+fn normalize_lang(tag: &str) -> Option<&'static str> {
+    let tag = tag.trim().to_ascii_lowercase();
+    if tag.starts_with("zh") {
+        Some("zh")
+    } else if tag.starts_with("en") {
+        Some("en")
     } else {
-        "en"
+        None
     }
 }
 

@@ -1,0 +1,1216 @@
+//! The server over real HTTP on port 0: survey pages, invitations, the API,
+//! users and limits. Each test starts its own server on its own SQLite file.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cx_core::model::customer::{Account, Contact};
+use cx_core::model::survey::SurveyDefinition;
+use cx_server::auth::{hash_password, hash_secret};
+use cx_server::{AppState, Config, Shared};
+use cx_store::metrics::{MetricsQuery, survey_metrics};
+use cx_store::server::ServerStore;
+use cx_store::{AnyStore, Store};
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use serde_json::{Value, json};
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+struct Server {
+    url: String,
+    state: Shared,
+    store: AnyStore,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+fn survey_json() -> SurveyDefinition {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/survey.json"
+    ))
+    .expect("examples/survey.json");
+    serde_json::from_str(&text).expect("valid")
+}
+
+async fn start(rate: u32) -> Server {
+    let dir = std::env::temp_dir().join(format!(
+        "cx-server-http-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = cx_store::open(&format!("sqlite://{}", dir.join("t.db").display()))
+        .await
+        .expect("store");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let config = Config {
+        public_rate_per_minute: rate,
+        base_url: url.clone(),
+        ..Config::default()
+    };
+    let state = AppState::new(store.clone(), config);
+    tokio::spawn(cx_server::serve(listener, state.clone()));
+    // One survey, one account with a contact.
+    store.create_survey(&survey_json()).await.expect("survey");
+    store
+        .insert_accounts(&[Account {
+            external_id: "C001".into(),
+            name: "华东精密".into(),
+            industry: None,
+            region: Some("华东".into()),
+            tier: Some("key".into()),
+            sales_team: None,
+            owner: None,
+            since: None,
+            until: None,
+        }])
+        .await
+        .expect("account");
+    let account = store.account_ids(&["C001".into()]).await.expect("ids")["C001"];
+    let contacts: Vec<_> = ["P001", "P002", "P003"]
+        .iter()
+        .map(|code| {
+            (
+                account,
+                Contact {
+                    external_id: code.to_string(),
+                    account: "C001".into(),
+                    name: "王经理".into(),
+                    role: None,
+                    influence: 0.5,
+                    email: None,
+                    phone: None,
+                },
+            )
+        })
+        .collect();
+    store.insert_contacts(&contacts).await.expect("contacts");
+    Server {
+        url,
+        state,
+        store,
+        dir,
+    }
+}
+
+impl Server {
+    /// A user with a token of `scope`; returns the token.
+    async fn token(&self, user: &str, role: &str, scope: &str) -> String {
+        let id = match self.store.user_by_name(user).await.expect("lookup") {
+            Some(u) => u.id,
+            None => self
+                .store
+                .create_user(user, &hash_password("a long password").expect("hash"), role)
+                .await
+                .expect("user"),
+        };
+        let token = format!("test-token-{user}-{scope}");
+        self.store
+            .create_token(id, &hash_secret(&token), scope)
+            .await
+            .expect("token");
+        token
+    }
+
+    async fn responses(&self, slug: &str) -> u64 {
+        self.store.survey(slug).await.expect("survey").responses
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client")
+}
+
+/// The value of hidden input `name` in a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        + marker.len();
+    html[start..][..html[start..].find('"').expect("closing quote")].to_string()
+}
+
+#[tokio::test]
+async fn survey_page_in_both_languages_round_trip() {
+    let s = start(0).await;
+    let c = client();
+    // Chinese by Accept-Language, English by ?lang=.
+    let zh = c
+        .get(format!("{}/s/relationship-2026", s.url))
+        .header("accept-language", "zh-CN,zh;q=0.9,en;q=0.5")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(zh.status(), StatusCode::OK);
+    let csp = zh.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let page = zh.text().await.expect("body");
+    assert!(page.contains("lang=\"zh-CN\""));
+    assert!(page.contains("不可能") && page.contains("极有可能"));
+    assert!(page.contains("<fieldset") && page.contains("<legend>"));
+    assert_eq!(page.matches("name=\"q_nps\"").count(), 11, "0–10 row");
+    assert!(!page.contains("<script"), "no JavaScript");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no third-party requests"
+    );
+    let en = c
+        .get(format!("{}/s/relationship-2026?lang=en", s.url))
+        .header("accept-language", "zh-CN")
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(en.contains("Extremely likely") && en.contains("lang=\"en\""));
+
+    // Missing required answer: 422, message in the respondent's language, other answers kept.
+    let (csrf, key) = (hidden(&page, "_csrf"), hidden(&page, "_k"));
+    let form = |nps: Option<&str>| {
+        let mut f = vec![
+            ("_csrf", csrf.clone()),
+            ("_k", key.clone()),
+            ("lang", "zh".to_string()),
+            ("q_csat", "4".to_string()),
+            ("q_comment", "交付很快 <b>".to_string()),
+        ];
+        if let Some(n) = nps {
+            f.push(("q_nps", n.to_string()));
+        }
+        f
+    };
+    let r = c
+        .post(format!("{}/s/relationship-2026", s.url))
+        .form(&form(None))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = r.text().await.expect("body");
+    assert!(again.contains("请回答此问题。"));
+    assert!(again.contains("name=\"q_csat\" value=\"4\" checked"));
+    assert!(
+        again.contains("交付很快 &") && !again.contains("交付很快 <b>"),
+        "text kept and escaped"
+    );
+    assert_eq!(s.responses("relationship-2026").await, 0);
+
+    // Out of range is refused too.
+    let r = c
+        .post(format!("{}/s/relationship-2026", s.url))
+        .form(&form(Some("11")))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Valid: 303 to the thank-you page; a second click stores nothing more.
+    for _ in 0..2 {
+        let r = c
+            .post(format!("{}/s/relationship-2026", s.url))
+            .form(&form(Some("9")))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            r.headers()["location"],
+            "/s/relationship-2026/thanks?lang=zh"
+        );
+    }
+    assert_eq!(s.responses("relationship-2026").await, 1);
+    let thanks = c
+        .get(format!("{}/s/relationship-2026/thanks?lang=zh", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(thanks.contains("感谢您的反馈"));
+    let stored = s
+        .store
+        .responses_after(
+            s.store.survey("relationship-2026").await.expect("s").id,
+            0,
+            10,
+        )
+        .await
+        .expect("list");
+    assert_eq!(stored[0].channel, "web");
+    assert_eq!(stored[0].language.as_deref(), Some("zh"));
+    assert!(stored[0].answers.contains(&("nps".into(), Some(9), None)));
+    assert!(
+        stored[0]
+            .answers
+            .contains(&("comment".into(), None, Some("交付很快 <b>".into())))
+    );
+
+    // Without the form cookie (a forged cross-site post): 403, nothing stored, answers kept.
+    let bare = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client");
+    let r = bare
+        .post(format!("{}/s/relationship-2026", s.url))
+        .form(&[("_csrf", csrf.as_str()), ("q_nps", "3"), ("lang", "en")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("Please submit again") && body.contains("value=\"3\" checked"));
+    assert_eq!(s.responses("relationship-2026").await, 1);
+
+    // Unknown survey; ids are not accepted on public pages.
+    let r = c
+        .get(format!("{}/s/nope", s.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = c.get(format!("{}/s/1", s.url)).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn invitations_accept_one_response_and_anonymous_keeps_no_identity() {
+    let s = start(0).await;
+    let admin = s.token("admin", "admin", "write").await;
+    let c = client();
+    let invite = |slug: &'static str, contacts: Value| {
+        let c = c.clone();
+        let url = format!("{}/api/v1/surveys/{slug}/invitations", s.url);
+        let admin = admin.clone();
+        async move {
+            let r = c
+                .post(url)
+                .bearer_auth(admin)
+                .json(&contacts)
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Vec<Value>>().await.expect("json")
+        }
+    };
+    let made = invite(
+        "relationship-2026",
+        json!({"contacts": ["P001", "P002", "NOPE"]}),
+    )
+    .await;
+    assert_eq!(made.len(), 3);
+    assert_eq!(made[2]["skipped"], "unknown contact");
+    let link = made[0]["link"].as_str().expect("link").to_string();
+    let other = made[1]["link"].as_str().expect("link").to_string();
+    assert!(link.starts_with(&format!("{}/s/relationship-2026?t=", s.url)));
+    assert_ne!(link, other);
+    // Invited again within 30 days: skipped.
+    let again = invite("relationship-2026", json!({"contacts": ["P001"]})).await;
+    assert!(again[0]["link"].is_null());
+    assert!(
+        again[0]["skipped"]
+            .as_str()
+            .expect("why")
+            .contains("within 30 days")
+    );
+
+    // Answer through the link.
+    let page = c
+        .get(&link)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let token = link.split("t=").nth(1).expect("token");
+    assert_eq!(hidden(&page, "t"), token);
+    let form = |key: String| {
+        vec![
+            ("_csrf", hidden(&page, "_csrf")),
+            ("_k", key),
+            ("t", token.to_string()),
+            ("q_nps", "10".to_string()),
+        ]
+    };
+    let r = c
+        .post(format!("{}/s/relationship-2026", s.url))
+        .form(&form(hidden(&page, "_k")))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // A second response on the same token (another tab, another key): already answered.
+    let r = c
+        .post(format!("{}/s/relationship-2026", s.url))
+        .form(&form("A".repeat(43)))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(r.text().await.expect("body").contains("已经回答过"));
+    let shown = c
+        .get(&link)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(shown.contains("已经回答过") && !shown.contains("<form"));
+    assert_eq!(s.responses("relationship-2026").await, 1);
+    let id = s.store.survey("relationship-2026").await.expect("s").id;
+    let stored = s.store.responses_after(id, 0, 10).await.expect("list");
+    assert_eq!(stored[0].contact.as_deref(), Some("P001"));
+    assert_eq!(stored[0].account.as_deref(), Some("C001"));
+    assert_eq!(stored[0].channel, "email");
+    // A made-up token.
+    let r = c
+        .get(format!("{}/s/relationship-2026?t=forged", s.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Anonymous survey: the invitation is used up, but no contact or account is stored.
+    let mut anon = survey_json();
+    anon.slug = "anon-pulse".into();
+    anon.anonymous = true;
+    let r = c
+        .post(format!("{}/api/v1/surveys", s.url))
+        .bearer_auth(&admin)
+        .json(&anon)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let made = invite("anon-pulse", json!({"contacts": ["P003"], "quiet_days": 0})).await;
+    let link = made[0]["link"].as_str().expect("link").to_string();
+    let page = c
+        .get(&link)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let token = link.split("t=").nth(1).expect("token").to_string();
+    let r = c
+        .post(format!("{}/s/anon-pulse", s.url))
+        .form(&[
+            ("_csrf", hidden(&page, "_csrf")),
+            ("_k", hidden(&page, "_k")),
+            ("t", token),
+            ("q_nps", "2".into()),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let id = s.store.survey("anon-pulse").await.expect("s").id;
+    let stored = s.store.responses_after(id, 0, 10).await.expect("list");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (stored[0].contact.as_ref(), stored[0].account.as_ref()),
+        (None, None)
+    );
+    let r = c
+        .get(&link)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(r.contains("已经回答过"));
+}
+
+#[tokio::test]
+async fn api_surveys_submissions_metrics_and_export() {
+    let s = start(0).await;
+    let admin = s.token("admin", "admin", "write").await;
+    let c = client();
+    let api = |path: &str| format!("{}/api/v1{path}", s.url);
+
+    // No token: 401 in the SPEC's error shape.
+    let r = c.get(api("/surveys")).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let r = c
+        .get(api("/surveys"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // CRUD.
+    let list: Vec<Value> = c
+        .get(api("/surveys"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list[0]["slug"], "relationship-2026");
+    let mut d = survey_json();
+    d.slug = "pulse".into();
+    let r = c
+        .post(api("/surveys"))
+        .bearer_auth(&admin)
+        .json(&d)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.expect("json");
+    let pulse = created["id"].as_i64().expect("id");
+    let r = c
+        .post(api("/surveys"))
+        .bearer_auth(&admin)
+        .json(&d)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = c
+        .post(api("/surveys"))
+        .bearer_auth(&admin)
+        .body("{\"slug\": 3}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: Value = r.json().await.expect("json");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .expect("msg")
+            .contains("line 1"),
+        "{e}"
+    );
+    let mut bad = d.clone();
+    bad.slug = "Bad Slug".into();
+    let r = c
+        .post(api("/surveys"))
+        .bearer_auth(&admin)
+        .json(&bad)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let got: Value = c
+        .get(api(&format!("/surveys/{pulse}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(got["definition"]["slug"], "pulse");
+    assert_eq!(got["url"], format!("{}/s/pulse", s.url));
+    d.title.en = Some("Pulse, renamed".into());
+    let r = c
+        .put(api("/surveys/pulse"))
+        .bearer_auth(&admin)
+        .json(&d)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
+        .delete(api("/surveys/pulse"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = c
+        .get(api("/surveys/pulse"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Submissions with Idempotency-Key: a retry returns the first response.
+    let submit = |key: Option<&str>, body: Value| {
+        let mut rq = c
+            .post(api("/surveys/relationship-2026/responses"))
+            .bearer_auth(&admin)
+            .json(&body);
+        if let Some(k) = key {
+            rq = rq.header("Idempotency-Key", k);
+        }
+        rq.send()
+    };
+    let body = json!({"answers": {"nps": 9, "csat": "4", "comment": "好"}, "language": "zh",
+        "metadata": {"region": "华东", "product_line": "云服务"}});
+    let r = submit(Some("order-1"), body.clone()).await.expect("post");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let first: Value = r.json().await.expect("json");
+    let r = submit(Some("order-1"), body.clone()).await.expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    let retry: Value = r.json().await.expect("json");
+    assert_eq!(retry["id"], first["id"]);
+    assert_eq!(retry["duplicate"], true);
+    for (i, nps) in [0, 3, 7, 8, 10, 10].iter().enumerate() {
+        let region = if i % 2 == 0 { "华东" } else { "华南" };
+        let r = submit(None, json!({"answers": {"nps": nps, "ces": 5, "product_quality": 4}, "metadata": {"region": region}, "channel": "phone"}))
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    assert_eq!(s.responses("relationship-2026").await, 7);
+    // Caller mistakes are 4xx naming the field.
+    for (body, field) in [
+        (json!({"answers": {"nps": 11}}), "answers.nps"),
+        (json!({"answers": {"csat": 3}}), "answers.nps"),
+        (json!({"answers": {"nope": 3}}), "answers.nope"),
+        (json!({"answers": {"nps": 3}, "channel": "fax"}), "channel"),
+        (json!({"answers": {"nps": 3}, "language": "fr"}), "language"),
+        (json!({"answers": {"nps": 3}, "contact": "NOPE"}), "contact"),
+        (json!({"answers": {"nps": 3}, "token": "forged"}), "token"),
+    ] {
+        let r = submit(None, body).await.expect("post");
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+        let e: Value = r.json().await.expect("json");
+        assert_eq!(e["error"]["field"], field);
+    }
+    let r = submit(None, json!({"answers": {"nps": 3}, "extra": 1}))
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(s.responses("relationship-2026").await, 7);
+
+    // Metrics: the CLI's parameters, the same JSON as the library computes.
+    let r = c
+        .get(api("/metrics?survey=relationship-2026&nps=nps&dim=product_quality&by=region&where=region%3D%E5%8D%8E%E4%B8%9C&where=region%3D%E5%8D%8E%E5%8D%97"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    let got: Value = r.json().await.expect("json");
+    let query = MetricsQuery {
+        nps: Some("nps".into()),
+        dim: vec!["product_quality".into()],
+        by: vec!["region".into()],
+        filters: vec!["region=华东".into(), "region=华南".into()],
+        ..MetricsQuery::default()
+    };
+    let stored = s.store.survey("relationship-2026").await.expect("s");
+    let report = survey_metrics(&s.store, &query.resolve(&stored).expect("valid"))
+        .await
+        .expect("report");
+    assert_eq!(got, serde_json::to_value(&report).expect("json"));
+    assert_eq!(got["overall"]["nps"]["n"], 7);
+    assert_eq!(got["groups"].as_array().expect("groups").len(), 2);
+    let r = c
+        .get(api("/metrics?survey=relationship-2026&bogus=1"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = c
+        .get(api("/metrics?survey=relationship-2026&nps=csat"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = c
+        .get(api("/metrics?survey=nope"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // Listing in pages, exporting as CSV and JSON Lines.
+    let page: Value = c
+        .get(api("/surveys/relationship-2026/responses?limit=5"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["responses"].as_array().expect("list").len(), 5);
+    assert_eq!(page["responses"][0]["answers"]["comment"], "好");
+    let after = page["next_after"].as_i64().expect("more");
+    let rest: Value = c
+        .get(api(&format!(
+            "/surveys/relationship-2026/responses?after={after}"
+        )))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(rest["responses"].as_array().expect("list").len(), 2);
+    assert!(rest["next_after"].is_null());
+    let r = c
+        .get(api("/surveys/relationship-2026/responses?format=csv"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/csv")
+    );
+    let csv = r.text().await.expect("csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 8);
+    assert!(
+        lines[0]
+            .starts_with("response_id,submitted_at,channel,language,account,contact,nps,csat,ces")
+    );
+    assert!(lines[1].contains(",9,4,"));
+    let jsonl = c
+        .get(api("/surveys/relationship-2026/responses?format=jsonl"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("jsonl");
+    assert_eq!(jsonl.lines().count(), 7);
+    let row: Value = serde_json::from_str(jsonl.lines().next().expect("line")).expect("json");
+    assert_eq!(row["metadata"]["region"], "华东");
+
+    // Changing a survey with responses keeps its questions.
+    let mut changed = survey_json();
+    changed.questions.retain(|q| q.id != "csat");
+    let r = c
+        .put(api("/surveys/relationship-2026"))
+        .bearer_auth(&admin)
+        .json(&changed)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let r = c
+        .delete(api("/surveys/relationship-2026"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+
+    // The OpenAPI document describes these endpoints.
+    let doc: Value = c
+        .get(api("/openapi.json"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
+    for path in [
+        "/api/v1/surveys",
+        "/api/v1/surveys/{id}/responses",
+        "/api/v1/metrics",
+        "/api/v1/surveys/{id}/invitations",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+    let r = c
+        .get(api("/nothing-here"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn roles_scopes_and_revoked_tokens() {
+    let s = start(0).await;
+    let admin = s.token("admin", "admin", "write").await;
+    let viewer = s.token("vera", "viewer", "write").await;
+    let analyst = s.token("ann", "analyst", "write").await;
+    let reader = s
+        .token("ann", "analyst", "read,survey:relationship-2026")
+        .await;
+    let submitter = s.token("sam", "analyst", "submit").await;
+    let c = client();
+    let api = |path: &str| format!("{}/api/v1{path}", s.url);
+    let mut d = survey_json();
+    d.slug = "other".into();
+    let status = |r: reqwest::Response| r.status();
+    // Viewers read but neither export nor change.
+    assert_eq!(
+        status(
+            c.get(api("/surveys"))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .expect("get")
+        ),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(
+            c.get(api("/surveys/relationship-2026/responses"))
+                .bearer_auth(&viewer)
+                .send()
+                .await
+                .expect("get")
+        ),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(
+            c.post(api("/surveys"))
+                .bearer_auth(&viewer)
+                .json(&d)
+                .send()
+                .await
+                .expect("post")
+        ),
+        StatusCode::FORBIDDEN
+    );
+    // Analysts export but do not manage surveys.
+    assert_eq!(
+        status(
+            c.get(api("/surveys/relationship-2026/responses"))
+                .bearer_auth(&analyst)
+                .send()
+                .await
+                .expect("get")
+        ),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(
+            c.post(api("/surveys"))
+                .bearer_auth(&analyst)
+                .json(&d)
+                .send()
+                .await
+                .expect("post")
+        ),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(
+            c.post(api("/surveys"))
+                .bearer_auth(&admin)
+                .json(&d)
+                .send()
+                .await
+                .expect("post")
+        ),
+        StatusCode::CREATED
+    );
+    // A read token scoped to one survey sees only it, and cannot submit.
+    let list: Vec<Value> = c
+        .get(api("/surveys"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        status(
+            c.get(api("/surveys/other"))
+                .bearer_auth(&reader)
+                .send()
+                .await
+                .expect("get")
+        ),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(
+            c.get(api("/metrics?survey=other"))
+                .bearer_auth(&reader)
+                .send()
+                .await
+                .expect("get")
+        ),
+        StatusCode::FORBIDDEN
+    );
+    let answer = json!({"answers": {"nps": 5}});
+    assert_eq!(
+        status(
+            c.post(api("/surveys/relationship-2026/responses"))
+                .bearer_auth(&reader)
+                .json(&answer)
+                .send()
+                .await
+                .expect("post")
+        ),
+        StatusCode::FORBIDDEN
+    );
+    // A submit token submits and does nothing else.
+    assert_eq!(
+        status(
+            c.post(api("/surveys/relationship-2026/responses"))
+                .bearer_auth(&submitter)
+                .json(&answer)
+                .send()
+                .await
+                .expect("post")
+        ),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        status(
+            c.get(api("/surveys"))
+                .bearer_auth(&submitter)
+                .send()
+                .await
+                .expect("get")
+        ),
+        StatusCode::FORBIDDEN
+    );
+    // Tokens made through the API; revoked tokens stop working.
+    let r = c
+        .post(api("/tokens"))
+        .bearer_auth(&admin)
+        .json(&json!({"username": "vera", "scope": "read"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let made: Value = r.json().await.expect("json");
+    let secret = made["token"].as_str().expect("token").to_string();
+    assert_eq!(
+        status(
+            c.get(api("/surveys"))
+                .bearer_auth(&secret)
+                .send()
+                .await
+                .expect("get")
+        ),
+        StatusCode::OK
+    );
+    let r = c
+        .post(api("/tokens"))
+        .bearer_auth(&admin)
+        .json(&json!({"scope": "everything"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let list: Vec<Value> = c
+        .get(api("/tokens"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        list.iter().all(|t| t.get("token").is_none()),
+        "secrets never listed"
+    );
+    let r = c
+        .delete(api(&format!("/tokens/{}", made["id"])))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status(
+            c.get(api("/surveys"))
+                .bearer_auth(&secret)
+                .send()
+                .await
+                .expect("get")
+        ),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(
+            c.get(api("/tokens"))
+                .bearer_auth(&analyst)
+                .send()
+                .await
+                .expect("get")
+        ),
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn sign_in_sessions_csrf_and_throttling() {
+    let s = start(0).await;
+    s.store
+        .create_user(
+            "li",
+            &hash_password("correct horse battery").expect("hash"),
+            "analyst",
+        )
+        .await
+        .expect("user");
+    let c = client();
+    let r = c.get(format!("{}/app", s.url)).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/app/login");
+    let login_page = c
+        .get(format!("{}/app/login", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let csrf = hidden(&login_page, "_csrf");
+    let login = |password: &str| {
+        c.post(format!("{}/app/login", s.url))
+            .form(&[
+                ("_csrf", csrf.as_str()),
+                ("username", "li"),
+                ("password", password),
+            ])
+            .send()
+    };
+    let r = login("wrong").await.expect("post");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = login("correct horse battery").await.expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .find(|v| v.starts_with("cx_session="))
+        .expect("session cookie");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+    let home = c
+        .get(format!("{}/app", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(home.contains("relationship-2026") && home.contains("li"));
+    let session_csrf = hidden(&home, "_csrf");
+    // The session reads the API; unsafe methods need its CSRF token.
+    let r = c
+        .get(format!("{}/api/v1/surveys", s.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body = json!({"answers": {"nps": 5}});
+    let r = c
+        .post(format!(
+            "{}/api/v1/surveys/relationship-2026/responses",
+            s.url
+        ))
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(format!(
+            "{}/api/v1/surveys/relationship-2026/responses",
+            s.url
+        ))
+        .header("X-CSRF-Token", &session_csrf)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // Sign out needs the token too, then the session is gone.
+    let r = c
+        .post(format!("{}/app/logout", s.url))
+        .form(&[("_csrf", "nope")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(format!("{}/app/logout", s.url))
+        .form(&[("_csrf", session_csrf.as_str())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = c
+        .get(format!("{}/api/v1/surveys", s.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // Five wrong passwords lock the name for this address, even for the right one.
+    let login_page = c
+        .get(format!("{}/app/login", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let csrf = hidden(&login_page, "_csrf");
+    let attempt = |password: &'static str| {
+        c.post(format!("{}/app/login", s.url))
+            .form(&[
+                ("_csrf", csrf.as_str()),
+                ("username", "li"),
+                ("password", password),
+            ])
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("wrong").await.expect("post").status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        attempt("correct horse battery")
+            .await
+            .expect("post")
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let metrics = c
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        metrics.contains("cxscore_login_failures_total 6"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn public_rate_limit_body_limit_health() {
+    let s = start(5).await;
+    let c = client();
+    for _ in 0..5 {
+        let r = c
+            .get(format!("{}/s/relationship-2026", s.url))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = c
+        .get(format!("{}/s/relationship-2026", s.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    let admin = s.token("admin", "admin", "write").await;
+    let big = "x".repeat(1 << 20);
+    let r = c
+        .post(format!("{}/api/v1/surveys", s.url))
+        .bearer_auth(&admin)
+        .body(big)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = c
+        .get(format!("{}/healthz", s.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    let m = c
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(m.contains("# TYPE cxscore_http_requests_total counter"));
+    assert!(m.contains("cxscore_rate_limited_total 1"));
+}
+
+#[tokio::test]
+async fn concurrent_submissions_are_each_committed_once() {
+    let s = start(0).await;
+    let token = s.token("bench", "analyst", "submit").await;
+    let c = client();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let c = c.clone();
+        let url = format!("{}/api/v1/surveys/relationship-2026/responses", s.url);
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"answers": {"nps": i % 11}});
+            // Every request sent twice with one key, as a client retrying would.
+            let key = format!("k-{i}");
+            let a = c
+                .post(&url)
+                .bearer_auth(&token)
+                .header("Idempotency-Key", &key)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            let b = c
+                .post(&url)
+                .bearer_auth(&token)
+                .header("Idempotency-Key", &key)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            (a.status(), b.status())
+        }));
+    }
+    for t in tasks {
+        let (a, b) = t.await.expect("task");
+        assert_eq!(a, StatusCode::CREATED);
+        assert_eq!(b, StatusCode::OK);
+    }
+    assert_eq!(s.responses("relationship-2026").await, 200);
+    let stats = s.state.stats.render();
+    assert!(stats.contains("cxscore_responses_stored_total 200"));
+    assert!(stats.contains("cxscore_responses_duplicate_total 200"));
+}
