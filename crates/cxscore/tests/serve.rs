@@ -107,7 +107,13 @@ fn serve(db: &str, extra: &[&str]) -> Server {
 }
 
 /// One HTTP/1.1 request on its own connection: `(status, body)`.
-fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<(u16, String)> {
+fn http(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, String)> {
     let addr = url.trim_start_matches("http://");
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
@@ -121,24 +127,79 @@ fn http(url: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &st
     request.push_str("\r\n");
     request.push_str(body);
     stream.write_all(request.as_bytes())?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response)?;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text
+    // Read the head, then the body by Content-Length, chunks, or to the end
+    // (not every server closes the connection when asked).
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            break;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let status = head
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("no status in {text:?}")))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Ok((status, body))
+        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let mut body = Vec::new();
+    if let Some(len) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(len, 0);
+        reader.read_exact(&mut body)?;
+    } else if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim(), 16).map_err(std::io::Error::other)?;
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else {
+        reader.read_to_end(&mut body)?;
+    }
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 fn setup(dir: &Path) -> (String, String) {
     let db = format!("sqlite://{}", dir.join("cx.db").display());
     ok(&db, &["survey", "create", "examples/survey.json"]);
-    let out = cx(&db, &["user", "add", "loader", "--role", "analyst", "--password-stdin"], Some("a long enough password\n"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let token = ok(&db, &["token", "create", "--user", "loader", "--scope", "submit"]);
+    let out = cx(
+        &db,
+        &[
+            "user",
+            "add",
+            "loader",
+            "--role",
+            "analyst",
+            "--password-stdin",
+        ],
+        Some("a long enough password\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = ok(
+        &db,
+        &["token", "create", "--user", "loader", "--scope", "submit"],
+    );
     (db, token.trim().to_string())
 }
 
@@ -151,15 +212,33 @@ fn sigkill_under_load_loses_no_acknowledged_response() {
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
     for w in 0..8 {
-        let (url, token, acked, stop) = (server.url.clone(), token.clone(), acked.clone(), stop.clone());
+        let (url, token, acked, stop) = (
+            server.url.clone(),
+            token.clone(),
+            acked.clone(),
+            stop.clone(),
+        );
         workers.push(std::thread::spawn(move || {
             let auth = format!("Bearer {token}");
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let key = format!("w{w}-{i}");
-                let body = format!(r#"{{"answers": {{"nps": {}}}, "metadata": {{"key": "{key}"}}}}"#, i % 11);
-                let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json"), ("Idempotency-Key", key.as_str())];
-                match http(&url, "POST", "/api/v1/surveys/relationship-2026/responses", &headers, &body) {
+                let body = format!(
+                    r#"{{"answers": {{"nps": {}}}, "metadata": {{"key": "{key}"}}}}"#,
+                    i % 11
+                );
+                let headers = [
+                    ("Authorization", auth.as_str()),
+                    ("Content-Type", "application/json"),
+                    ("Idempotency-Key", key.as_str()),
+                ];
+                match http(
+                    &url,
+                    "POST",
+                    "/api/v1/surveys/relationship-2026/responses",
+                    &headers,
+                    &body,
+                ) {
                     Ok((201, _)) => acked.lock().expect("lock").push(key),
                     Ok((status, body)) => panic!("unexpected {status}: {body}"),
                     Err(_) => break, // the server is gone
@@ -183,11 +262,32 @@ fn sigkill_under_load_loses_no_acknowledged_response() {
 
     // Restart on the same file: every acknowledged response is there, once.
     let server = serve(&db, &[]);
-    let admin_out = cx(&db, &["user", "add", "auditor", "--role", "analyst", "--password-stdin"], Some("another long password\n"));
+    let admin_out = cx(
+        &db,
+        &[
+            "user",
+            "add",
+            "auditor",
+            "--role",
+            "analyst",
+            "--password-stdin",
+        ],
+        Some("another long password\n"),
+    );
     assert!(admin_out.status.success());
-    let read = ok(&db, &["token", "create", "--user", "auditor", "--scope", "read"]);
+    let read = ok(
+        &db,
+        &["token", "create", "--user", "auditor", "--scope", "read"],
+    );
     let auth = format!("Bearer {}", read.trim());
-    let (status, body) = http(&server.url, "GET", "/api/v1/surveys/relationship-2026/responses?format=jsonl", &[("Authorization", &auth)], "").expect("export");
+    let (status, body) = http(
+        &server.url,
+        "GET",
+        "/api/v1/surveys/relationship-2026/responses?format=jsonl",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .expect("export");
     assert_eq!(status, 200);
     let mut stored: Vec<String> = body
         .lines()
@@ -202,12 +302,26 @@ fn sigkill_under_load_loses_no_acknowledged_response() {
     stored.dedup();
     assert_eq!(stored.len(), total, "a response was stored twice");
     for key in &acked {
-        assert!(stored.binary_search(key).is_ok(), "acknowledged {key} was lost");
+        assert!(
+            stored.binary_search(key).is_ok(),
+            "acknowledged {key} was lost"
+        );
     }
     // A client retrying after the crash gets the first response back.
     let auth = format!("Bearer {token}");
-    let headers = [("Authorization", auth.as_str()), ("Content-Type", "application/json"), ("Idempotency-Key", acked[0].as_str())];
-    let (status, body) = http(&server.url, "POST", "/api/v1/surveys/relationship-2026/responses", &headers, r#"{"answers": {"nps": 1}}"#).expect("retry");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+        ("Idempotency-Key", acked[0].as_str()),
+    ];
+    let (status, body) = http(
+        &server.url,
+        "POST",
+        "/api/v1/surveys/relationship-2026/responses",
+        &headers,
+        r#"{"answers": {"nps": 1}}"#,
+    )
+    .expect("retry");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"duplicate\":true"));
     drop(server);
@@ -222,7 +336,14 @@ fn serve_demo_prints_a_login_and_serves_the_survey() {
     let banner = server.banner.join("\n");
     assert!(banner.contains("/app as admin / "), "{banner}");
     assert!(banner.contains("/s/relationship-2026"), "{banner}");
-    let (status, page) = http(&server.url, "GET", "/s/relationship-2026", &[("Accept-Language", "zh-CN")], "").expect("page");
+    let (status, page) = http(
+        &server.url,
+        "GET",
+        "/s/relationship-2026",
+        &[("Accept-Language", "zh-CN")],
+        "",
+    )
+    .expect("page");
     assert_eq!(status, 200);
     assert!(page.contains("极有可能"));
     let (status, _) = http(&server.url, "GET", "/healthz", &[], "").expect("health");
@@ -255,7 +376,11 @@ fn users_tokens_and_invitations_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     let out = cx(&db, &["user", "add", "x", "--role", "boss"], None);
     assert_eq!(out.status.code(), Some(2));
-    let out = cx(&db, &["user", "add", "y", "--password-stdin"], Some("short\n"));
+    let out = cx(
+        &db,
+        &["user", "add", "y", "--password-stdin"],
+        Some("short\n"),
+    );
     assert_eq!(out.status.code(), Some(2));
     let out = ok(&db, &["user", "add", "wang", "--role", "viewer"]);
     assert!(out.contains("password (shown once): "), "{out}");
@@ -267,26 +392,346 @@ fn users_tokens_and_invitations_from_the_command_line() {
     assert!(list[0].get("token").is_none());
     let id = list[0]["id"].as_i64().expect("id").to_string();
     ok(&db, &["token", "revoke", &id]);
-    assert_eq!(cx(&db, &["token", "revoke", &id], None).status.code(), Some(2));
+    assert_eq!(
+        cx(&db, &["token", "revoke", &id], None).status.code(),
+        Some(2)
+    );
 
     // Invitations: contacts from the demo's accounts.
     ok(&db, &["demo", "--accounts", "20"]);
     let contacts = dir.join("contacts.csv");
     let demo = ok(&db, &["--format", "json", "survey", "list"]);
     assert!(demo.contains("relationship-2026"));
-    std::fs::write(&contacts, "联系人编号,姓名\nKA0001-P1,王\nKA0002-P1,李\nNOPE,无\n").expect("write");
-    let out = cx(&db, &["survey", "invite", "relationship-2026", "--contacts", contacts.to_str().expect("path"), "--quiet-days", "0", "--base-url", "https://cx.example.com"], None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &contacts,
+        "联系人编号,姓名\nKA0001-P1,王\nKA0002-P1,李\nNOPE,无\n",
+    )
+    .expect("write");
+    let out = cx(
+        &db,
+        &[
+            "survey",
+            "invite",
+            "relationship-2026",
+            "--contacts",
+            contacts.to_str().expect("path"),
+            "--quiet-days",
+            "0",
+            "--base-url",
+            "https://cx.example.com",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "contact,link");
     let invited: Vec<&str> = lines[1..].to_vec();
     assert_eq!(invited.len(), 2, "{stdout}");
-    assert!(invited.iter().all(|l| l.contains(",https://cx.example.com/s/relationship-2026?t=")));
+    assert!(
+        invited
+            .iter()
+            .all(|l| l.contains(",https://cx.example.com/s/relationship-2026?t="))
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("NOPE: unknown contact"));
     // Again within 30 days: nobody is invited twice.
-    let out = cx(&db, &["survey", "invite", "relationship-2026", "--contacts", contacts.to_str().expect("path")], None);
+    let out = cx(
+        &db,
+        &[
+            "survey",
+            "invite",
+            "relationship-2026",
+            "--contacts",
+            contacts.to_str().expect("path"),
+        ],
+        None,
+    );
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A minimal WebDriver client (W3C protocol over HTTP/JSON) for chromedriver.
+struct Browser {
+    driver: Child,
+    url: String,
+    session: String,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let path = format!("/session/{}", self.session);
+        http(&self.url, "DELETE", &path, &[], "").ok();
+        self.driver.kill().ok();
+        self.driver.wait().ok();
+    }
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    /// Headless Chromium through chromedriver, or None when not installed and
+    /// not required (`CXSCORE_BROWSER_TEST=require` in CI).
+    fn start() -> Option<Browser> {
+        let required = std::env::var("CXSCORE_BROWSER_TEST").is_ok_and(|v| v == "require");
+        let driver_path = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| Path::new(p).exists());
+        let Some(driver_path) = driver_path else {
+            assert!(
+                !required,
+                "CXSCORE_BROWSER_TEST=require but chromedriver is not installed"
+            );
+            eprintln!(
+                "chromedriver not installed: browser test skipped (apt-get install chromium chromium-driver)"
+            );
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while http(&url, "GET", "/status", &[], "").is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-dev-shm-usage", "--window-size=390,844"]}}}});
+        let mut browser = Browser {
+            driver,
+            url,
+            session: String::new(),
+        };
+        let v = browser.call("POST", "/session", caps);
+        browser.session = v["sessionId"].as_str().expect("a session").to_string();
+        Some(browser)
+    }
+
+    fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let full = if path == "/session" {
+            path.to_string()
+        } else {
+            format!("/session/{}{path}", self.session)
+        };
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let (status, text) = http(
+            &self.url,
+            method,
+            &full,
+            &[("Content-Type", "application/json")],
+            &body,
+        )
+        .expect("chromedriver answers");
+        let v: Value = serde_json::from_str(text.trim()).unwrap_or_else(|_| panic!("{text}"));
+        assert_eq!(status, 200, "{method} {full}: {v}");
+        v["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", serde_json::json!({"url": url}));
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.call(
+            "POST",
+            "/element",
+            serde_json::json!({"using": "css selector", "value": css}),
+        );
+        v[ELEMENT].as_str().expect("element").to_string()
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/click"),
+            serde_json::json!({}),
+        );
+    }
+
+    fn type_text(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            serde_json::json!({"text": text}),
+        );
+    }
+
+    fn source(&self) -> String {
+        self.call("GET", "/source", Value::Null)
+            .as_str()
+            .expect("source")
+            .to_string()
+    }
+
+    /// Waits (up to 10 s) for the page to contain `text`, as a person would
+    /// after a click that loads a new page; returns the page.
+    fn wait_for(&self, text: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let page = self.source();
+            if page.contains(text) {
+                return page;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{text:?} never appeared in {page}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn current_url(&self) -> String {
+        self.call("GET", "/url", Value::Null)
+            .as_str()
+            .expect("url")
+            .to_string()
+    }
+
+    fn size(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            serde_json::json!({"width": width, "height": height}),
+        );
+    }
+
+    /// Saves a PNG screenshot under `target/test-artifacts/`.
+    fn screenshot(&self, name: &str) -> PathBuf {
+        let data = self.call("GET", "/screenshot", Value::Null);
+        let png = base64_decode(data.as_str().expect("base64"));
+        let dir = root().join("target/test-artifacts");
+        std::fs::create_dir_all(&dir).expect("artifacts dir");
+        let path = dir.join(name);
+        std::fs::write(&path, png).expect("screenshot written");
+        path
+    }
+}
+
+/// Standard base64 (what WebDriver screenshots are).
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let bytes: Vec<u8> = text
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
+        .collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= value(*c) << (18 - 6 * i);
+        }
+        let keep = chunk.len() - 1;
+        out.extend_from_slice(&n.to_be_bytes()[1..=keep]);
+    }
+    out
+}
+
+#[test]
+fn a_respondent_fills_the_survey_in_a_real_browser_in_both_languages() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let dir = tempdir("browser");
+    let (db, _) = setup(&dir);
+    let server = serve(&db, &[]);
+
+    // Chinese, on a phone-sized window.
+    browser.go(&format!("{}/s/relationship-2026?lang=zh", server.url));
+    let page = browser.wait_for("极有可能");
+    assert!(page.contains("提交"));
+    let phone = browser.screenshot("survey-zh-phone.png");
+    assert!(std::fs::metadata(&phone).expect("png").len() > 10_000);
+    // Submitting without the required NPS answer: the message, answers kept.
+    browser.click("input[name=q_csat][value='5']");
+    browser.click("button[type=submit]");
+    let page = browser.wait_for("请回答此问题");
+    assert!(
+        page.contains("value=\"5\" checked"),
+        "the other answers are kept"
+    );
+    browser.click("input[name=q_nps][value='9']");
+    browser.click("input[name=q_ces][value='6']");
+    browser.type_text("textarea[name=q_comment]", "交付及时，服务很好");
+    browser.click("button[type=submit]");
+    browser.wait_for("感谢您的反馈");
+    assert!(
+        browser
+            .current_url()
+            .contains("/s/relationship-2026/thanks")
+    );
+
+    // English, on a desktop window.
+    browser.size(1280, 900);
+    browser.go(&format!("{}/s/relationship-2026?lang=en", server.url));
+    browser.wait_for("Extremely likely");
+    browser.screenshot("survey-en-desktop.png");
+    browser.click("input[name=q_nps][value='3']");
+    browser.click("input[name=q_product_quality][value='2']");
+    browser.type_text(
+        "textarea[name=q_comment]",
+        "Late delivery, but helpful support",
+    );
+    browser.click("button[type=submit]");
+    browser.wait_for("Thank you for your feedback");
+
+    // Both responses are stored, with their language.
+    let read = ok(
+        &db,
+        &["token", "create", "--user", "loader", "--scope", "write"],
+    );
+    let auth = format!("Bearer {}", read.trim());
+    let (status, body) = http(
+        &server.url,
+        "GET",
+        "/api/v1/surveys/relationship-2026/responses",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .expect("list");
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).expect("JSON");
+    let rows = v["responses"].as_array().expect("responses");
+    assert_eq!(rows.len(), 2, "{body}");
+    assert_eq!(rows[0]["language"], "zh");
+    assert_eq!(rows[0]["answers"]["nps"], 9);
+    assert_eq!(rows[0]["answers"]["csat"], 5);
+    assert_eq!(rows[0]["answers"]["comment"], "交付及时，服务很好");
+    assert_eq!(rows[1]["language"], "en");
+    assert_eq!(rows[1]["answers"]["nps"], 3);
+    assert_eq!(rows[1]["answers"]["product_quality"], 2);
+    drop(server);
+    drop(browser);
     std::fs::remove_dir_all(&dir).ok();
 }
