@@ -50,6 +50,10 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/surveys/{id}/invitations", post(create_invitations))
         .route("/metrics", get(metrics))
+        .route(
+            "/imports/{kind}",
+            post(import).layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
         .fallback(|| async {
@@ -60,8 +64,8 @@ pub fn routes() -> Router<Shared> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "cxscore API", version = "1", description = "Surveys, responses, invitations and metrics. Authenticate with `Authorization: Bearer TOKEN` (`cxscore token create`)."),
-    paths(list_surveys, create_survey, get_survey, update_survey, delete_survey, submit_response, list_responses, create_invitations, metrics, list_tokens, create_token, revoke_token),
-    components(schemas(ErrorBody, SurveySummary, SurveyDetail, Created, SubmitBody, SubmitResult, ResponsesPage, ResponseRow, InvitationsBody, InvitationResult, TokenBody, TokenCreated, TokenRow)),
+    paths(list_surveys, create_survey, get_survey, update_survey, delete_survey, submit_response, list_responses, create_invitations, metrics, import, list_tokens, create_token, revoke_token),
+    components(schemas(ImportResult, ErrorBody, SurveySummary, SurveyDetail, Created, SubmitBody, SubmitResult, ResponsesPage, ResponseRow, InvitationsBody, InvitationResult, TokenBody, TokenCreated, TokenRow)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -991,4 +995,166 @@ async fn revoke_token(
     } else {
         Err(ApiError::not_found(format!("no active token {id}")))
     }
+}
+
+/// Largest file accepted by the import endpoint.
+pub const IMPORT_LIMIT: usize = 64 << 20;
+
+#[derive(Debug, Deserialize)]
+struct ImportQuery {
+    survey: Option<String>,
+    format: Option<String>,
+    encoding: Option<String>,
+    strict: Option<bool>,
+    assessment_scale: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    /// Data rows read.
+    pub read: u64,
+    /// Rows stored.
+    pub imported: u64,
+    /// Rows already stored.
+    pub duplicate: u64,
+    /// Accounts updated.
+    pub updated: u64,
+    /// Rows refused.
+    pub rejected: u64,
+    /// Responses stored without their unknown account or contact.
+    pub unlinked: u64,
+    /// Each refused row: line, column, value, reason.
+    #[schema(value_type = Vec<Object>)]
+    pub rejections: Vec<cx_store::import::RejectionOut>,
+}
+
+/// Imports a file sent as the request body (CSV, TSV, XLSX, JSONL or Parquet,
+/// named by `format`; UTF-8 or GBK), exactly as `cxscore import` does; `map`
+/// repeats as `COLUMN=FIELD`.
+#[utoipa::path(post, path = "/api/v1/imports/{kind}", params(
+    ("kind" = String, Path, description = "responses, accounts, contacts, transactions, feedback or assessments"),
+    ("format" = String, Query, description = "csv, tsv, xlsx, jsonl or parquet"), ("survey" = Option<String>, Query, description = "for responses"),
+    ("map" = Option<String>, Query, description = "COLUMN=FIELD; repeat"), ("encoding" = Option<String>, Query, description = "auto, utf-8 or gb18030"),
+    ("strict" = Option<bool>, Query, description = "import nothing unless every row is valid"), ("assessment_scale" = Option<String>, Query, description = "-2..2 or 1-5")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = ImportResult), (status = 422, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn import(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(kind): Path<String>,
+    Query(q): Query<ImportQuery>,
+    uri: axum::http::Uri,
+    body: bytes::Bytes,
+) -> Result<Json<ImportResult>, ApiError> {
+    caller.require(Need::Manage)?;
+    let kind_value = cx_io_kind(&kind)?;
+    let format = q.format.as_deref().unwrap_or("");
+    if ![
+        "csv", "tsv", "txt", "xlsx", "xls", "jsonl", "ndjson", "parquet",
+    ]
+    .contains(&format)
+    {
+        return Err(ApiError::invalid_field(
+            "format",
+            "name the file's format: csv, tsv, xlsx, jsonl or parquet",
+        ));
+    }
+    if let Some(survey) = &q.survey {
+        let s = state.store.survey(survey).await?;
+        caller.require_survey(s.id.0, &s.definition.slug)?;
+    }
+    let encoding = cx_io::EncodingChoice::parse(q.encoding.as_deref().unwrap_or("auto"))
+        .ok_or_else(|| ApiError::invalid_field("encoding", "use auto, utf-8 or gb18030"))?;
+    let mut overrides = Vec::new();
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if k == "map" {
+            let (src, dest) = v.split_once('=').ok_or_else(|| {
+                ApiError::invalid_field("map", format!("{v:?}: write COLUMN=FIELD"))
+            })?;
+            overrides.push((src.trim().to_string(), dest.trim().to_string()));
+        }
+    }
+    let one_to_five = match q.assessment_scale.as_deref().unwrap_or("-2..2") {
+        "-2..2" | "-2..+2" => false,
+        "1-5" | "1..5" => true,
+        _ => {
+            return Err(ApiError::invalid_field(
+                "assessment_scale",
+                "use -2..2 or 1-5",
+            ));
+        }
+    };
+    let options = cx_store::import::ImportOptions {
+        survey: q.survey.clone(),
+        overrides,
+        strict: q.strict.unwrap_or(false),
+        assessment_one_to_five: one_to_five,
+        scan: cx_io::ScanOptions {
+            encoding,
+            ..cx_io::ScanOptions::default()
+        },
+    };
+    // The readers work on files: the body goes to a private temporary file first.
+    let path = std::env::temp_dir().join(format!("cxscore-upload-{}.{format}", random_token()));
+    tokio::fs::write(&path, &body)
+        .await
+        .map_err(|e| ApiError::internal("saving the upload", e))?;
+    let result = cx_store::import::import_file(
+        &state.store,
+        kind_value,
+        &path,
+        &options,
+        std::sync::Arc::new(|_| {}),
+    )
+    .await;
+    tokio::fs::remove_file(&path).await.ok();
+    let report = result.map_err(|e| {
+        let message = e
+            .to_string()
+            .replace(&path.display().to_string(), "the file");
+        if e.is_bad_input() {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", message)
+        } else {
+            ApiError::internal("import", message)
+        }
+    })?;
+    if !report.written {
+        let first = report
+            .rejections
+            .first()
+            .map(|r| {
+                format!(
+                    "; line {}: {} = {:?}: {}",
+                    r.line, r.column, r.value, r.reason
+                )
+            })
+            .unwrap_or_default();
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!(
+                "strict: {} row(s) rejected, nothing imported{first}",
+                report.rejected
+            ),
+        ));
+    }
+    Ok(Json(ImportResult {
+        read: report.read,
+        imported: report.imported,
+        duplicate: report.duplicate,
+        updated: report.updated,
+        rejected: report.rejected,
+        unlinked: report.unlinked,
+        rejections: report.rejections,
+    }))
+}
+
+fn cx_io_kind(kind: &str) -> Result<cx_io::import::ImportKind, ApiError> {
+    cx_io::import::ImportKind::parse(kind).ok_or_else(|| {
+        ApiError::invalid_field(
+            "kind",
+            "use responses, accounts, contacts, transactions, feedback or assessments",
+        )
+    })
 }

@@ -112,7 +112,7 @@ pub fn router(state: Shared) -> Router {
 
 /// Headers every page gets: nothing loads from elsewhere, tokens in URLs do
 /// not leak through `Referer`, no framing, no sniffing.
-async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+pub async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -1214,3 +1214,105 @@ async fn concurrent_submissions_are_each_committed_once() {
     assert!(stats.contains("cxscore_responses_stored_total 200"));
     assert!(stats.contains("cxscore_responses_duplicate_total 200"));
 }
+
+#[tokio::test]
+async fn imports_through_the_api_like_the_command_line() {
+    let s = start(0).await;
+    let admin = s.token("admin", "admin", "write").await;
+    let analyst = s.token("ann", "analyst", "write").await;
+    let c = client();
+    let csv = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/responses.csv"
+    ))
+    .expect("examples/responses.csv");
+    let url = format!(
+        "{}/api/v1/imports/responses?survey=relationship-2026&format=csv",
+        s.url
+    );
+    let r = c
+        .post(&url)
+        .bearer_auth(&analyst)
+        .body(csv.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c
+        .post(&url)
+        .bearer_auth(&admin)
+        .body(csv.clone())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    let first: Value = r.json().await.expect("json");
+    assert_eq!(first["read"], 412);
+    let imported = first["imported"].as_u64().expect("imported");
+    assert_eq!(
+        (imported, first["rejected"].as_u64()),
+        (394, Some(18)),
+        "{first}"
+    );
+    assert_eq!(first["rejections"][0]["line"], 49);
+    // The same file again adds nothing.
+    let again: Value = c
+        .post(&url)
+        .bearer_auth(&admin)
+        .body(csv)
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["imported"], 0);
+    assert_eq!(again["duplicate"], first["imported"]);
+    assert_eq!(s.responses("relationship-2026").await, imported);
+    // Accounts with Chinese headers, GBK-encoded; then a strict file with one bad row.
+    let (gbk, _, _) =
+        encoding_rs::GBK.encode("客户编号,客户名称,区域\nK1,华东精密,华东\nK2,南方电子,华南\n");
+    let r = c
+        .post(format!("{}/api/v1/imports/accounts?format=csv", s.url))
+        .bearer_auth(&admin)
+        .body(gbk.into_owned())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    let accounts: Value = r.json().await.expect("json");
+    assert_eq!(accounts["imported"], 2, "{accounts}");
+    let bad = "account_id,date,amount\nK1,2026-03-01,100\nK2,not a date,50\n";
+    let r = c
+        .post(format!(
+            "{}/api/v1/imports/transactions?format=csv&strict=true",
+            s.url
+        ))
+        .bearer_auth(&admin)
+        .body(bad)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let e: Value = r.json().await.expect("json");
+    let message = e["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("nothing imported") && message.contains("line 3"),
+        "{message}"
+    );
+    for bad_url in [
+        "/api/v1/imports/things?format=csv",
+        "/api/v1/imports/accounts",
+        "/api/v1/imports/responses?format=csv",
+        "/api/v1/imports/accounts?format=csv&map=nocolon",
+    ] {
+        let r = c
+            .post(format!("{}{bad_url}", s.url))
+            .bearer_auth(&admin)
+            .body("a,b\n1,2\n")
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad_url}");
+    }
+}

@@ -11,6 +11,7 @@
 //! `cx-core` finishes them exactly as it does for files.
 
 mod common;
+pub mod import;
 pub mod metrics;
 mod migrate;
 mod postgres;
