@@ -156,6 +156,25 @@ async fn find_survey(state: &Shared, caller: &Caller, key: &str) -> Result<Store
     Ok(s)
 }
 
+/// The survey's definition from the cache (its response count may be stale):
+/// what every submission needs, without a query.
+async fn cached_survey(
+    state: &Shared,
+    caller: &Caller,
+    key: &str,
+) -> Result<std::sync::Arc<StoredSurvey>, ApiError> {
+    let s = match state.surveys.get(key) {
+        Some(s) => s,
+        None => {
+            let s = std::sync::Arc::new(state.store.survey_definition(key).await?);
+            state.surveys.put(key, s.clone());
+            s
+        }
+    };
+    caller.require_survey(s.id.0, &s.definition.slug)?;
+    Ok(s)
+}
+
 /// Lists surveys.
 #[utoipa::path(get, path = "/api/v1/surveys", responses((status = 200, body = [SurveySummary]), (status = 401, body = ErrorBody)))]
 async fn list_surveys(
@@ -245,6 +264,7 @@ async fn update_survey(
         }
     }
     state.store.update_survey(s.id, &d).await?;
+    state.surveys.clear();
     Ok(Json(Created {
         id: s.id.0,
         slug: d.slug,
@@ -262,6 +282,7 @@ async fn delete_survey(
     caller.require(Need::Manage)?;
     let s = find_survey(&state, &caller, &id).await?;
     state.store.delete_survey(s.id).await?;
+    state.surveys.clear();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -308,7 +329,7 @@ async fn submit_response(
     body: bytes::Bytes,
 ) -> Result<(StatusCode, Json<SubmitResult>), ApiError> {
     caller.require(Need::Submit)?;
-    let survey = find_survey(&state, &caller, &id).await?;
+    let survey = cached_survey(&state, &caller, &id).await?;
     let body: SubmitBody = parse_json(&body)?;
     let key = match headers.get("idempotency-key") {
         None => format!("api:{}", random_token()),
@@ -990,7 +1011,9 @@ async fn revoke_token(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Need::Manage)?;
-    if state.store.revoke_token(id).await? {
+    let revoked = state.store.revoke_token(id).await?;
+    state.tokens.clear();
+    if revoked {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no active token {id}")))

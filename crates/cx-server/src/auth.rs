@@ -281,8 +281,18 @@ impl FromRequestParts<Shared> for Caller {
                     .or_else(|| v.strip_prefix("bearer "))
             });
         if let Some(token) = bearer {
-            let Some((user, scope)) = state.store.token_user(&hash_secret(token.trim())).await?
-            else {
+            let hash = hash_secret(token.trim());
+            let found = match state.tokens.get(&hash) {
+                Some(hit) => Some(hit),
+                None => {
+                    let found = state.store.token_user(&hash).await?;
+                    if let Some(f) = &found {
+                        state.tokens.put(&hash, f.clone());
+                    }
+                    found
+                }
+            };
+            let Some((user, scope)) = found else {
                 return Err(ApiError::unauthorized());
             };
             let role = Role::parse(&user.role).ok_or_else(ApiError::unauthorized)?;

@@ -13,6 +13,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cache;
 pub mod commit;
 pub mod error;
 pub mod limits;
@@ -69,6 +70,10 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// Counters for `/metrics`.
     pub stats: Arc<stats::Stats>,
+    /// Survey definitions by id or slug (their response counts are not kept fresh).
+    pub surveys: cache::TtlCache<Arc<cx_store::StoredSurvey>>,
+    /// Users and scopes by token hash.
+    pub tokens: cache::TtlCache<(cx_store::server::User, String)>,
     /// Settings.
     pub config: Config,
 }
@@ -86,6 +91,8 @@ impl AppState {
             store,
             committer,
             stats,
+            surveys: cache::TtlCache::new(std::time::Duration::from_secs(2)),
+            tokens: cache::TtlCache::new(std::time::Duration::from_secs(2)),
             config,
         })
     }

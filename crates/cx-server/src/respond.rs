@@ -20,7 +20,7 @@ use cx_core::model::survey::{AnswerValue, Question, QuestionKind, SurveyDefiniti
 use cx_core::period::Date;
 use cx_core::survey::ces::CesDirection;
 use cx_store::server::{Invitation, ServerStore, Submission, Submitted};
-use cx_store::{NewResponse, Store, StoreError, StoredSurvey};
+use cx_store::{NewResponse, StoreError, StoredSurvey};
 use serde::Deserialize;
 
 use crate::auth::{cookie, hash_secret, random_token, same_secret, set_cookie};
@@ -261,12 +261,23 @@ fn server_error(e: impl std::fmt::Display) -> Response {
 }
 
 /// The survey with this slug (ids are not accepted on public pages).
-async fn survey_by_slug(state: &Shared, slug: &str) -> Result<Option<StoredSurvey>, StoreError> {
-    match state.store.survey(slug).await {
-        Ok(s) if s.definition.slug == slug => Ok(Some(s)),
-        Ok(_) | Err(StoreError::NotFound(_)) => Ok(None),
-        Err(e) => Err(e),
-    }
+async fn survey_by_slug(
+    state: &Shared,
+    slug: &str,
+) -> Result<Option<std::sync::Arc<StoredSurvey>>, StoreError> {
+    let survey = match state.surveys.get(slug) {
+        Some(s) => s,
+        None => match state.store.survey_definition(slug).await {
+            Ok(s) => {
+                let s = std::sync::Arc::new(s);
+                state.surveys.put(slug, s.clone());
+                s
+            }
+            Err(StoreError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        },
+    };
+    Ok((survey.definition.slug == slug).then_some(survey))
 }
 
 /// What a `?t=` token leads to.
@@ -739,7 +750,7 @@ async fn thanks(
     headers: HeaderMap,
 ) -> Response {
     let offered = match survey_by_slug(&state, &slug).await {
-        Ok(Some(s)) => s.definition.languages,
+        Ok(Some(s)) => s.definition.languages.clone(),
         Ok(None) => Vec::new(),
         Err(e) => return server_error(e),
     };

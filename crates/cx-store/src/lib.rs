@@ -473,6 +473,7 @@ macro_rules! delegate_server {
 
 delegate_server! {
     submit(batch: &[server::Submission]) -> Vec<server::Submitted>;
+    survey_definition(key: &str) -> StoredSurvey;
     update_survey(id: SurveyId, d: &SurveyDefinition) -> ();
     delete_survey(id: SurveyId) -> ();
     responses_after(survey: SurveyId, after: i64, limit: i64) -> Vec<server::StoredResponse>;

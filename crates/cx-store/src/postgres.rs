@@ -113,4 +113,4 @@ impl PgStore {
     const INSERT_RESPONSE: &str = "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language, account_id, contact_id, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) ON CONFLICT (survey_id, dedupe_key) DO NOTHING RETURNING id";
 }
 
-impl_server_store!(PgStore);
+impl_server_store!(PgStore, DIALECT);

@@ -115,6 +115,9 @@ pub trait ServerStore {
     /// Commits a group of submissions in one transaction and says what became
     /// of each. Nothing is acknowledged before the commit returns.
     async fn submit(&self, batch: &[Submission]) -> Result<Vec<Submitted>, StoreError>;
+    /// A survey by id or slug without counting its responses (`responses` is 0):
+    /// a primary-key lookup, for what every submission needs.
+    async fn survey_definition(&self, key: &str) -> Result<crate::StoredSurvey, StoreError>;
     /// Replaces a survey's definition (slug, title, questions).
     async fn update_survey(&self, id: SurveyId, d: &SurveyDefinition) -> Result<(), StoreError>;
     /// Deletes a survey that has no responses (and its unused invitations).
@@ -170,7 +173,7 @@ pub trait ServerStore {
 }
 
 macro_rules! impl_server_store {
-    ($ty:ident) => {
+    ($ty:ident, $dialect:expr) => {
         impl $crate::server::ServerStore for $ty {
             async fn submit(
                 &self,
@@ -178,32 +181,36 @@ macro_rules! impl_server_store {
             ) -> Result<Vec<$crate::server::Submitted>, $crate::StoreError> {
                 use $crate::server::Submitted;
                 use sqlx::Row;
+                let ph = $dialect.placeholder;
                 let now = $crate::now_rfc3339();
-                let mut out = Vec::with_capacity(batch.len());
+                let mut out: Vec<Option<Submitted>> = vec![None; batch.len()];
+                // (response id, index in batch) of new responses, for their answers.
+                let mut stored: Vec<(i64, usize)> = Vec::with_capacity(batch.len());
                 let mut tx = self.pool.begin().await?;
-                for s in batch {
+                // Submissions that use an invitation, one at a time: the invitation
+                // is consumed in the same transaction as its response.
+                for (k, s) in batch.iter().enumerate().filter(|(_, s)| s.invitation.is_some()) {
                     let r = &s.response;
                     let existing = sqlx::query_scalar::<_, i64>(
                         "SELECT id FROM responses WHERE survey_id = $1 AND dedupe_key = $2",
                     )
                     .bind(s.survey.0)
                     .bind(&r.dedupe_key);
-                    if let Some(invitation) = s.invitation {
-                        let done = sqlx::query(
-                            "UPDATE invitations SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
-                        )
-                        .bind(&now)
-                        .bind(invitation)
-                        .execute(&mut *tx)
-                        .await?;
-                        if done.rows_affected() == 0 {
-                            // Used: by this very submission retried, or by another.
-                            out.push(match existing.fetch_optional(&mut *tx).await? {
-                                Some(id) => Submitted::Duplicate(id),
-                                None => Submitted::AlreadyAnswered,
-                            });
-                            continue;
-                        }
+                    let invitation = s.invitation.unwrap_or_default();
+                    let done = sqlx::query(
+                        "UPDATE invitations SET used_at = $1 WHERE id = $2 AND used_at IS NULL",
+                    )
+                    .bind(&now)
+                    .bind(invitation)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        // Used: by this very submission retried, or by another.
+                        out[k] = Some(match existing.fetch_optional(&mut *tx).await? {
+                            Some(id) => Submitted::Duplicate(id),
+                            None => Submitted::AlreadyAnswered,
+                        });
+                        continue;
                     }
                     let metadata = serde_json::Value::Object(r.metadata.clone()).to_string();
                     let row = sqlx::query(sqlx::AssertSqlSafe(Self::INSERT_RESPONSE))
@@ -218,44 +225,139 @@ macro_rules! impl_server_store {
                         .bind(metadata)
                         .fetch_optional(&mut *tx)
                         .await?;
-                    let Some(row) = row else {
-                        if let Some(invitation) = s.invitation {
+                    match row {
+                        Some(row) => {
+                            let id: i64 = row.try_get(0)?;
+                            stored.push((id, k));
+                            out[k] = Some(Submitted::Stored(id));
+                        }
+                        None => {
                             // The key was used before without this invitation:
                             // leave the invitation as it was.
                             sqlx::query("UPDATE invitations SET used_at = NULL WHERE id = $1")
                                 .bind(invitation)
                                 .execute(&mut *tx)
                                 .await?;
+                            let id = existing.fetch_optional(&mut *tx).await?.ok_or_else(|| {
+                                $crate::StoreError::Invalid("response key conflict".into())
+                            })?;
+                            out[k] = Some(Submitted::Duplicate(id));
                         }
-                        let id = existing.fetch_optional(&mut *tx).await?.ok_or_else(|| {
-                            $crate::StoreError::Invalid("response key conflict".into())
-                        })?;
-                        out.push(Submitted::Duplicate(id));
-                        continue;
-                    };
-                    let id: i64 = row.try_get(0)?;
-                    if !r.answers.is_empty() {
-                        let mut sql = String::from(
-                            "INSERT INTO answers (response_id, question_id, value_int, value_text) VALUES ",
-                        );
-                        for i in 0..r.answers.len() {
-                            if i > 0 {
-                                sql.push(',');
-                            }
-                            let p = i * 4;
-                            sql.push_str(&format!("(${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4));
-                        }
-                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                        for (question, value) in &r.answers {
-                            let (int, text) = $crate::common::answer_columns(value);
-                            q = q.bind(id).bind(question).bind(int).bind(text);
-                        }
-                        q.execute(&mut *tx).await?;
                     }
-                    out.push(Submitted::Stored(id));
+                }
+                // The rest in multi-row inserts: a few statements for the whole group.
+                let plain: Vec<usize> = (0..batch.len()).filter(|k| batch[*k].invitation.is_none()).collect();
+                for chunk in plain.chunks(500) {
+                    let mut sql = String::from(
+                        "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language, account_id, contact_id, metadata) VALUES ",
+                    );
+                    let mut n = 0;
+                    for (i, _) in chunk.iter().enumerate() {
+                        if i > 0 {
+                            sql.push(',');
+                        }
+                        sql.push('(');
+                        for c in 0..9 {
+                            n += 1;
+                            if c > 0 {
+                                sql.push_str(", ");
+                            }
+                            // Anonymous `?` (SQLite) cannot mix with a numbered JSON cast.
+                            let anonymous = ph(1) == "?";
+                            sql.push_str(&if c == 8 && !anonymous { ($dialect.json_param)(n) } else { ph(n) });
+                        }
+                        sql.push(')');
+                    }
+                    sql.push_str(" ON CONFLICT (survey_id, dedupe_key) DO NOTHING RETURNING id, survey_id, dedupe_key");
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for &k in chunk {
+                        let s = &batch[k];
+                        let r = &s.response;
+                        q = q
+                            .bind(s.survey.0)
+                            .bind(&r.dedupe_key)
+                            .bind(&r.submitted_at)
+                            .bind(i64::from(r.submitted_on.days()))
+                            .bind(&r.channel)
+                            .bind(&r.language)
+                            .bind(r.account.map(|a| a.0))
+                            .bind(r.contact.map(|c| c.0))
+                            .bind(serde_json::Value::Object(r.metadata.clone()).to_string());
+                    }
+                    let rows = q.fetch_all(&mut *tx).await?;
+                    let mut new: std::collections::HashMap<(i64, String), i64> =
+                        std::collections::HashMap::with_capacity(rows.len());
+                    for row in &rows {
+                        new.insert((row.try_get(1)?, row.try_get(2)?), row.try_get(0)?);
+                    }
+                    for &k in chunk {
+                        let s = &batch[k];
+                        // The first submission with a key is the one stored; a later
+                        // one with the same key (a retry in the same group) repeats it.
+                        match new.remove(&(s.survey.0, s.response.dedupe_key.clone())) {
+                            Some(id) => {
+                                stored.push((id, k));
+                                out[k] = Some(Submitted::Stored(id));
+                            }
+                            None => {
+                                let id = sqlx::query_scalar::<_, i64>(
+                                    "SELECT id FROM responses WHERE survey_id = $1 AND dedupe_key = $2",
+                                )
+                                .bind(s.survey.0)
+                                .bind(&s.response.dedupe_key)
+                                .fetch_optional(&mut *tx)
+                                .await?
+                                .ok_or_else(|| $crate::StoreError::Invalid("response key conflict".into()))?;
+                                out[k] = Some(Submitted::Duplicate(id));
+                            }
+                        }
+                    }
+                }
+                // Every new response's answers, in multi-row inserts.
+                let answers: Vec<(i64, &String, &cx_core::model::survey::AnswerValue)> = stored
+                    .iter()
+                    .flat_map(|&(id, k)| batch[k].response.answers.iter().map(move |(q, v)| (id, q, v)))
+                    .collect();
+                for chunk in answers.chunks(2000) {
+                    let mut sql = String::from(
+                        "INSERT INTO answers (response_id, question_id, value_int, value_text) VALUES ",
+                    );
+                    for i in 0..chunk.len() {
+                        if i > 0 {
+                            sql.push(',');
+                        }
+                        let p = i * 4;
+                        sql.push_str(&format!("({}, {}, {}, {})", ph(p + 1), ph(p + 2), ph(p + 3), ph(p + 4)));
+                    }
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for (id, question, value) in chunk {
+                        let (int, text) = $crate::common::answer_columns(value);
+                        q = q.bind(*id).bind(*question).bind(int).bind(text);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                Ok(out)
+                out.into_iter()
+                    .map(|o| o.ok_or_else(|| $crate::StoreError::Invalid("a submission had no outcome".into())))
+                    .collect()
+            }
+
+            async fn survey_definition(
+                &self,
+                key: &str,
+            ) -> Result<$crate::StoredSurvey, $crate::StoreError> {
+                let id: i64 = key.trim().parse().unwrap_or(-1);
+                let row = sqlx::query(
+                    "SELECT s.id, s.definition, CAST(0 AS BIGINT) FROM surveys s WHERE s.id = $1 OR s.slug = $2",
+                )
+                .bind(id)
+                .bind(key.trim())
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(r) => $crate::common::stored_survey(&r),
+                    None => Err($crate::StoreError::NotFound(format!("no survey {key:?}"))),
+                }
             }
 
             async fn update_survey(

@@ -116,4 +116,4 @@ impl SqliteStore {
     const INSERT_RESPONSE: &str = "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language, account_id, contact_id, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (survey_id, dedupe_key) DO NOTHING RETURNING id";
 }
 
-impl_server_store!(SqliteStore);
+impl_server_store!(SqliteStore, DIALECT);

@@ -455,6 +455,18 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
     );
     assert!(store.invitation("hash-1").await?.expect("found").used);
 
+    // The definition alone, by id or slug, without counting.
+    let d = store.survey_definition("server-story").await?;
+    assert_eq!((d.id, d.responses), (id, 0));
+    assert_eq!(
+        store.survey_definition(&id.to_string()).await?.definition,
+        def
+    );
+    assert!(matches!(
+        store.survey_definition("nope").await,
+        Err(StoreError::NotFound(_))
+    ));
+
     // Listing, paged, with answers and codes.
     let all = store.responses_after(id, 0, 10).await?;
     assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), vec![a, b, c]);
