@@ -603,6 +603,16 @@ pub(crate) fn new_response(
 ) -> NewResponse {
     let (today, now) = now();
     let anonymous = survey.definition.anonymous;
+    let mut metadata = metadata;
+    // A named response carries its account's region, tier and sales team, so that
+    // web answers slice like imported ones (`--by region`).
+    if let Some(i) = invitation.filter(|_| !anonymous) {
+        for (k, v) in &i.account_fields {
+            metadata
+                .entry(k.to_string())
+                .or_insert_with(|| serde_json::Value::from(v.as_str()));
+        }
+    }
     NewResponse {
         dedupe_key,
         submitted_at: now,

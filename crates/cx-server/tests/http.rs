@@ -383,6 +383,10 @@ async fn invitations_accept_one_response_and_anonymous_keeps_no_identity() {
     assert_eq!(stored[0].contact.as_deref(), Some("P001"));
     assert_eq!(stored[0].account.as_deref(), Some("C001"));
     assert_eq!(stored[0].channel, "email");
+    assert_eq!(
+        stored[0].metadata["region"], "华东",
+        "the account's region, for slicing"
+    );
     // A made-up token.
     let r = c
         .get(format!("{}/s/relationship-2026?t=forged", s.url))

@@ -45,6 +45,8 @@ pub struct Invitation {
     pub account: Option<AccountId>,
     /// Whether a response already used it.
     pub used: bool,
+    /// The account's region, tier and sales team (for slicing named responses).
+    pub account_fields: Vec<(&'static str, String)>,
 }
 
 /// What `create_invitations` did for one contact.
@@ -545,8 +547,9 @@ macro_rules! impl_server_store {
             ) -> Result<Option<$crate::server::Invitation>, $crate::StoreError> {
                 use sqlx::Row;
                 let row = sqlx::query(
-                    "SELECT i.id, i.survey_id, i.contact_id, c.account_id, i.used_at
-                     FROM invitations i JOIN contacts c ON c.id = i.contact_id WHERE i.token_hash = $1",
+                    "SELECT i.id, i.survey_id, i.contact_id, c.account_id, i.used_at, a.region, a.tier, a.sales_team
+                     FROM invitations i JOIN contacts c ON c.id = i.contact_id
+                     LEFT JOIN accounts a ON a.id = c.account_id WHERE i.token_hash = $1",
                 )
                 .bind(token_hash)
                 .fetch_optional(&self.pool)
@@ -558,6 +561,17 @@ macro_rules! impl_server_store {
                         contact: cx_core::model::ContactId(r.try_get(2)?),
                         account: r.try_get::<Option<i64>, _>(3)?.map(cx_core::model::AccountId),
                         used: r.try_get::<Option<String>, _>(4)?.is_some(),
+                        account_fields: ["region", "tier", "sales_team"]
+                            .into_iter()
+                            .enumerate()
+                            .filter_map(|(i, name)| {
+                                r.try_get::<Option<String>, _>(5 + i)
+                                    .ok()
+                                    .flatten()
+                                    .filter(|v| !v.is_empty())
+                                    .map(|v| (name, v))
+                            })
+                            .collect(),
                     })
                 })
                 .transpose()

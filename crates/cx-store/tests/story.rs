@@ -421,6 +421,10 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
         (inv, id, contact, Some(account), false)
     );
     assert_eq!(store.invitation("hash-2").await?, None);
+    assert_eq!(
+        found.account_fields,
+        vec![("region", "华东".to_string()), ("tier", "key".to_string())]
+    );
     let mut invited = response("k3", 10);
     invited.contact = Some(contact);
     invited.account = Some(account);
