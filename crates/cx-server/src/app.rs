@@ -24,7 +24,9 @@ use crate::{Shared, unix_now};
 /// Routes under `/app`.
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/app", get(home))
+        .route("/app", get(overview))
+        .route("/app/report.html", get(report))
+        .route("/app/surveys", get(home))
         .route("/app/login", get(login_page).post(login))
         .route("/app/logout", post(logout))
 }
@@ -131,6 +133,66 @@ fn with_cookie(mut r: Response, value: &str) -> Response {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
+}
+
+/// The interface language: `?lang=`, else `Accept-Language`.
+fn view_language(uri: &axum::http::Uri, headers: &HeaderMap) -> String {
+    let explicit = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.into_owned());
+    pick_language(explicit.as_deref(), headers, &["zh".into(), "en".into()])
+}
+
+async fn overview(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let (user, csrf) = match session_user(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/app/login").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let lang = view_language(&uri, &headers);
+    let params = crate::dashboard::ViewParams::parse(uri.query().unwrap_or(""));
+    let viewer = crate::dashboard::Viewer {
+        lang: &lang,
+        csrf: &csrf,
+        username: &user.username,
+        standalone: false,
+    };
+    match crate::dashboard::overview(&state.store, &params, &viewer).await {
+        Ok(view) => html(StatusCode::OK, view.render()),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The overview as a self-contained HTML file (inline SVG, no external requests).
+async fn report(State(state): State<Shared>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    let user = match session_user(&state, &headers).await {
+        Ok(Some((u, _))) => u,
+        Ok(None) => return Redirect::to("/app/login").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let lang = view_language(&uri, &headers);
+    let params = crate::dashboard::ViewParams::parse(uri.query().unwrap_or(""));
+    let viewer = crate::dashboard::Viewer {
+        lang: &lang,
+        csrf: "",
+        username: &user.username,
+        standalone: true,
+    };
+    match crate::dashboard::overview(&state.store, &params, &viewer).await {
+        Ok(view) => {
+            let mut r = html(StatusCode::OK, view.render());
+            r.headers_mut().insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"cxscore-report.html\""),
+            );
+            r
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn home(State(state): State<Shared>, headers: HeaderMap) -> Response {

@@ -15,10 +15,12 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod commit;
+pub mod dashboard;
 pub mod error;
 pub mod limits;
 pub mod respond;
 pub mod stats;
+pub mod svg;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

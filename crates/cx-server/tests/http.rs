@@ -1029,7 +1029,19 @@ async fn sign_in_sessions_csrf_and_throttling() {
         .text()
         .await
         .expect("body");
-    assert!(home.contains("relationship-2026") && home.contains("li"));
+    assert!(
+        home.contains("<span class=\"who\">li</span>"),
+        "the overview, signed in"
+    );
+    let list = c
+        .get(format!("{}/app/surveys", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(list.contains("relationship-2026"));
     let session_csrf = hidden(&home, "_csrf");
     // The session reads the API; unsafe methods need its CSRF token.
     let r = c
@@ -1319,4 +1331,179 @@ async fn imports_through_the_api_like_the_command_line() {
             .expect("post");
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad_url}");
     }
+}
+
+/// Signs in `user` (an analyst) with a cookie-keeping client.
+async fn signed_in(s: &Server, user: &str) -> reqwest::Client {
+    if s.store.user_by_name(user).await.expect("lookup").is_none() {
+        s.store
+            .create_user(
+                user,
+                &hash_password("a long password").expect("hash"),
+                "analyst",
+            )
+            .await
+            .expect("user");
+    }
+    let c = client();
+    let page = c
+        .get(format!("{}/app/login", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let r = c
+        .post(format!("{}/app/login", s.url))
+        .form(&[
+            ("_csrf", hidden(&page, "_csrf").as_str()),
+            ("username", user),
+            ("password", "a long password"),
+        ])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    c
+}
+
+#[tokio::test]
+async fn the_overview_shows_the_apis_figures_and_escapes_what_respondents_wrote() {
+    let s = start(0).await;
+    let token = s.token("admin", "admin", "write").await;
+    let c = client();
+    // Two quarters of API submissions; one region name is hostile.
+    let regions = ["华东", "华南", "<script>alert(1)</script>"];
+    for i in 0..60 {
+        let body = json!({"answers": {"nps": (i * 7) % 11, "csat": 1 + i % 5, "product_quality": 1 + (i * 3) % 5},
+            "metadata": {"region": regions[i % 3]}});
+        let r = c
+            .post(format!(
+                "{}/api/v1/surveys/relationship-2026/responses",
+                s.url
+            ))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // Not signed in: to the login page.
+    let r = c.get(format!("{}/app", s.url)).send().await.expect("get");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let browser = signed_in(&s, "ann").await;
+    let page = browser
+        .get(format!(
+            "{}/app?survey=relationship-2026&interval=quarter&by=region&sort=nps&lang=en",
+            s.url
+        ))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let api: Value = c
+        .get(format!(
+            "{}/api/v1/metrics?survey=relationship-2026&interval=quarter&compare=previous",
+            s.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let last = api["groups"]
+        .as_array()
+        .expect("groups")
+        .last()
+        .expect("a period")
+        .clone();
+    let nps = format!("{:.1}", last["nps"]["score"].as_f64().expect("nps"));
+    assert!(
+        page.contains(&format!("<p class=\"big\">{nps}</p>")),
+        "NPS tile {nps}"
+    );
+    assert!(page.contains(&format!("n {}", last["nps"]["n"])), "n shown");
+    assert!(page.contains("<svg") && page.contains("Breakdown: region"));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(
+        !page.contains("<script>alert(1)"),
+        "respondent text is never markup"
+    );
+    assert!(!page.contains("<script"), "no scripts at all");
+    // The breakdown follows the API's groups, sorted by NPS.
+    let by: Value = c
+        .get(format!(
+            "{}/api/v1/metrics?survey=relationship-2026&by=region",
+            s.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let mut groups: Vec<(String, f64)> = by["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| {
+            (
+                g["key"]["region"].as_str().expect("key").to_string(),
+                g["nps"]["score"].as_f64().expect("nps"),
+            )
+        })
+        .collect();
+    groups.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let top = html_escape(&groups[0].0);
+    let bottom = html_escape(&groups[2].0);
+    let table = &page[page.find("<table class=\"data\">").expect("table")..];
+    assert!(table.find(&top).expect("top row") < table.find(&bottom).expect("bottom row"));
+    // Filters in the URL narrow every figure.
+    let narrowed = browser
+        .get(format!(
+            "{}/app?survey=relationship-2026&region=%E5%8D%8E%E4%B8%9C&lang=zh",
+            s.url
+        ))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(narrowed.contains("value=\"华东\"") && narrowed.contains("总览"));
+    assert!(!narrowed.contains("华南</th>"));
+    // The report: a self-contained download of the same view.
+    let r = browser
+        .get(format!(
+            "{}/app/report.html?survey=relationship-2026&lang=en",
+            s.url
+        ))
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .contains("attachment")
+    );
+    let report = r.text().await.expect("body");
+    assert!(report.contains(&format!("<p class=\"big\">{nps}</p>")));
+    assert!(
+        !report.contains("<form") && !report.contains("href=\"http") && !report.contains("src=")
+    );
+}
+
+/// Text as askama writes it into HTML.
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
 }

@@ -478,6 +478,7 @@ delegate_server! {
     delete_survey(id: SurveyId) -> ();
     responses_after(survey: SurveyId, after: i64, limit: i64) -> Vec<server::StoredResponse>;
     create_invitations(survey: SurveyId, items: &[(ContactId, String)], quiet_days: u32, today: i32) -> Vec<server::Invited>;
+    invitation_counts(survey: SurveyId) -> (u64, u64);
     invitation(token_hash: &str) -> Option<server::Invitation>;
     create_user(username: &str, hash: &str, role: &str) -> i64;
     user_by_name(username: &str) -> Option<server::User>;

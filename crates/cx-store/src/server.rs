@@ -140,6 +140,8 @@ pub trait ServerStore {
         quiet_days: u32,
         today: i32,
     ) -> Result<Vec<Invited>, StoreError>;
+    /// Invitations sent for a survey and how many were answered.
+    async fn invitation_counts(&self, survey: SurveyId) -> Result<(u64, u64), StoreError>;
     /// The invitation with this token hash.
     async fn invitation(&self, token_hash: &str) -> Result<Option<Invitation>, StoreError>;
     /// Adds a user; a taken name is a conflict.
@@ -539,6 +541,20 @@ macro_rules! impl_server_store {
                 }
                 tx.commit().await?;
                 Ok(out)
+            }
+
+            async fn invitation_counts(
+                &self,
+                survey: cx_core::model::SurveyId,
+            ) -> Result<(u64, u64), $crate::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT COUNT(*), COUNT(used_at) FROM invitations WHERE survey_id = $1",
+                )
+                .bind(survey.0)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((row.try_get::<i64, _>(0)? as u64, row.try_get::<i64, _>(1)? as u64))
             }
 
             async fn invitation(

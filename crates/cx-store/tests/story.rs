@@ -458,6 +458,7 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
         vec![Submitted::Duplicate(c)]
     );
     assert!(store.invitation("hash-1").await?.expect("found").used);
+    assert_eq!(store.invitation_counts(id).await?, (2, 1));
 
     // The definition alone, by id or slug, without counting.
     let d = store.survey_definition("server-story").await?;

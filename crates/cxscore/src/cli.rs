@@ -50,6 +50,10 @@ pub enum Command {
     /// Lifetime value by BG/NBD + Gamma-Gamma: fit the models, predict per customer.
     #[command(subcommand)]
     Clv(ClvCommand),
+    /// Driver analysis: which rated aspects move the outcome (relative weights, Johnson 2000).
+    Drivers(DriversArgs),
+    /// A self-contained HTML report of a survey: tiles, trend, breakdown, aspects.
+    Report(ReportArgs),
     /// The web app: survey pages, invitations, the REST API (SPEC §3).
     Serve(ServeArgs),
     /// Users of the web app and API.
@@ -58,6 +62,52 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+/// `cxscore drivers`.
+#[derive(Debug, Args)]
+pub struct DriversArgs {
+    /// The file (CSV, TSV, XLSX, JSON Lines, Parquet).
+    #[arg(long, short, value_name = "FILE")]
+    pub input: PathBuf,
+    /// The outcome column (e.g. nps or csat).
+    #[arg(long, value_name = "COL")]
+    pub target: String,
+    /// The rated aspects, comma-separated (or repeat the flag).
+    #[arg(long, value_name = "COL,…", required = true)]
+    pub dims: Vec<String>,
+    /// Text encoding of CSV/TSV/JSONL.
+    #[arg(long, default_value = "auto", value_name = "auto|utf-8|gb18030")]
+    pub encoding: String,
+}
+
+/// `cxscore report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report file (.html).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Survey id or slug (default: the newest).
+    #[arg(long, value_name = "ID")]
+    pub survey: Option<String>,
+    /// Trend periods.
+    #[arg(long, default_value = "quarter", value_name = "month|quarter")]
+    pub interval: String,
+    /// Break down by this field.
+    #[arg(long, default_value = "region", value_name = "FIELD")]
+    pub by: String,
+    /// Only responses on or after this date.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Only responses on or before this date.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only responses where FIELD is VALUE (region, product_line, sales_team, channel, tier).
+    #[arg(long = "where", value_name = "FIELD=VALUE")]
+    pub filters: Vec<String>,
+    /// Language of the report.
+    #[arg(long, default_value = "zh", value_name = "zh|en")]
+    pub lang: String,
 }
 
 /// `cxscore serve`.

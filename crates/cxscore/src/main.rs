@@ -5,10 +5,12 @@
 mod cli;
 mod customers;
 mod demo;
+mod drivers;
 mod import;
 mod metrics;
 mod output;
 mod progress;
+mod report;
 mod serve;
 mod survey;
 
@@ -74,6 +76,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args, &cli.db, cli.format),
         Command::Customers(cmd) => customers::run_customers(cmd, &cli.db, cli.format),
         Command::Clv(cmd) => customers::run_clv(cmd, &cli.db, cli.format),
+        Command::Drivers(args) => drivers::run(args, cli.format),
+        Command::Report(args) => report::run(args, &cli.db),
         Command::Serve(args) => serve::run(args, &cli.db),
         Command::User(cmd) => serve::run_user(cmd, &cli.db, cli.format),
         Command::Token(cmd) => serve::run_token(cmd, &cli.db, cli.format),

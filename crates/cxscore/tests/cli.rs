@@ -397,3 +397,73 @@ fn exclusions_are_warned_on_stderr() {
     );
     assert!(stderr.contains("line 49, 126"), "{stderr}");
 }
+
+#[test]
+fn drivers_by_relative_weights() {
+    // The 12-respondent vector, as a file.
+    let dir = std::env::temp_dir().join(format!("cxscore-drivers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("drivers.csv");
+    let x1 = [7, 8, 5, 9, 6, 7, 4, 8, 9, 5, 6, 3];
+    let x2 = [6, 7, 5, 8, 4, 7, 5, 6, 9, 3, 6, 4];
+    let x3 = [8, 6, 7, 9, 5, 7, 3, 7, 8, 6, 4, 5];
+    let y = [6, 8, 6, 9, 4, 8, 3, 7, 9, 5, 5, 4];
+    let mut text = String::from("y,x1,x2,x3\n");
+    for i in 0..12 {
+        text.push_str(&format!("{},{},{},{}\n", y[i], x1[i], x2[i], x3[i]));
+    }
+    text.push_str("5,,3,4\n"); // a row without every value is left out
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_str().expect("path");
+    let v = json(&[
+        "drivers", "--input", path, "--target", "y", "--dims", "x1,x2,x3",
+    ]);
+    assert_eq!(v["n"], 12);
+    assert_eq!(v["excluded_rows"], 1);
+    assert!((v["r_squared"].as_f64().expect("r2") - 0.9039003).abs() < 5e-8);
+    let weight = |name: &str| {
+        v["drivers"]
+            .as_array()
+            .expect("drivers")
+            .iter()
+            .find(|d| d["name"] == name)
+            .and_then(|d| d["weight"].as_f64())
+            .expect("weight")
+    };
+    for (name, want) in [("x1", 0.2933823), ("x2", 0.3061627), ("x3", 0.3043553)] {
+        assert!((weight(name) - want).abs() < 5e-8, "{name}");
+    }
+    // Sorted by weight, most important first; a quadrant for each.
+    assert_eq!(v["drivers"][0]["name"], "x2");
+    assert!(v["drivers"][0]["quadrant"].is_string());
+    let table = ok(&[
+        "drivers", "--input", path, "--target", "y", "--dims", "x1", "--dims", "x2,x3",
+    ]);
+    assert!(table.contains("R² 0.904") && table.contains("1 rows without every value"));
+    // On the example export.
+    let v = json(&[
+        "drivers",
+        "--input",
+        "examples/responses.csv",
+        "--target",
+        "nps",
+        "--dims",
+        "product_quality,service_attitude,response_speed,delivery_speed,price",
+    ]);
+    let sum: f64 = v["drivers"]
+        .as_array()
+        .expect("drivers")
+        .iter()
+        .map(|d| d["weight"].as_f64().expect("w"))
+        .sum();
+    assert!((sum - v["r_squared"].as_f64().expect("r2")).abs() < 1e-12);
+    // Mistakes: a missing column, one dimension only.
+    let out = run(&[
+        "drivers", "--input", path, "--target", "y", "--dims", "x1,nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no column \"nope\""));
+    let out = run(&["drivers", "--input", path, "--target", "y", "--dims", "x1"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -510,7 +510,7 @@ impl Browser {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {"goog:loggingPrefs": {"browser": "ALL"}, "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
             "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--disable-component-update", "--disable-dev-shm-usage", "--window-size=390,844"]}}}});
@@ -608,6 +608,20 @@ impl Browser {
             .as_str()
             .expect("url")
             .to_string()
+    }
+
+    /// Console messages at level SEVERE (errors, failed requests) since the last call.
+    fn console_errors(&self) -> Vec<String> {
+        let v = self.call("POST", "/se/log", serde_json::json!({"type": "browser"}));
+        v.as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["level"] == "SEVERE")
+                    .map(|e| e["message"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     fn size(&self, width: u32, height: u32) {
@@ -731,7 +745,107 @@ fn a_respondent_fills_the_survey_in_a_real_browser_in_both_languages() {
     assert_eq!(rows[1]["language"], "en");
     assert_eq!(rows[1]["answers"]["nps"], 3);
     assert_eq!(rows[1]["answers"]["product_quality"], 2);
+    // The form that came back with its message answered 422 on purpose; nothing else failed.
+    let unexpected = |errors: Vec<String>| -> Vec<String> {
+        errors
+            .into_iter()
+            .filter(|e| !e.contains("/s/relationship-2026 - Failed to load resource: the server responded with a status of 422"))
+            .collect()
+    };
+    assert_eq!(unexpected(browser.console_errors()), Vec::<String>::new());
+
+    // The analyst signs in and sees the overview with the API's figures.
+    browser.go(&format!("{}/app", server.url));
+    browser.wait_for("name=\"password\"");
+    browser.type_text("#username", "loader");
+    browser.type_text("#password", "a long enough password");
+    browser.click("button[type=submit]");
+    let page = browser.wait_for("class=\"tiles\"");
+    let (_, body) = http(
+        &server.url,
+        "GET",
+        "/api/v1/metrics?survey=relationship-2026&interval=quarter&compare=previous",
+        &[("Authorization", &auth)],
+        "",
+    )
+    .expect("metrics");
+    let v: Value = serde_json::from_str(&body).expect("JSON");
+    let last = v["groups"]
+        .as_array()
+        .expect("groups")
+        .last()
+        .expect("period")
+        .clone();
+    let nps = format!("{:.1}", last["nps"]["score"].as_f64().expect("nps"));
+    assert!(
+        page.contains(&format!("<p class=\"big\">{nps}</p>")),
+        "NPS {nps} on the page"
+    );
+    browser.screenshot("overview-en-desktop.png");
+    browser.go(&format!("{}/app?lang=zh&by=channel", server.url));
+    browser.wait_for("总览");
+    browser.screenshot("overview-zh-desktop.png");
+    browser.go(&format!("{}/app/surveys", server.url));
+    browser.wait_for("relationship-2026");
+    assert_eq!(
+        unexpected(browser.console_errors()),
+        Vec::<String>::new(),
+        "no console errors or failed requests"
+    );
     drop(server);
     drop(browser);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn report_writes_a_self_contained_html_file() {
+    let dir = tempdir("report");
+    let db = format!("sqlite://{}", dir.join("cx.db").display());
+    ok(&db, &["demo", "--accounts", "40"]);
+    let out = dir.join("report.html");
+    let path = out.to_str().expect("path");
+    ok(
+        &db,
+        &[
+            "report",
+            "--out",
+            path,
+            "--survey",
+            "relationship-2026",
+            "--by",
+            "sales_team",
+            "--lang",
+            "en",
+        ],
+    );
+    let html = std::fs::read_to_string(&out).expect("written");
+    assert!(html.contains("<svg") && html.contains("Breakdown: sales_team"));
+    assert!(html.contains("class=\"big\""), "tiles");
+    assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("<link"));
+    // Filters narrow it; a PDF is refused with a clear message; a bad filter too.
+    ok(
+        &db,
+        &[
+            "report",
+            "--out",
+            path,
+            "--where",
+            "region=华东",
+            "--lang",
+            "zh",
+        ],
+    );
+    let html = std::fs::read_to_string(&out).expect("written");
+    assert!(html.contains("region = 华东") && html.contains("细分"));
+    let pdf = dir.join("r.pdf");
+    let res = cx(&db, &["report", "--out", pdf.to_str().expect("path")], None);
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains(".html"));
+    let res = cx(
+        &db,
+        &["report", "--out", path, "--where", "color=red"],
+        None,
+    );
+    assert_eq!(res.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -4,6 +4,7 @@
 pub mod distributions;
 pub mod hypothesis;
 pub mod interval;
+pub mod linalg;
 pub mod optimize;
 
 pub use distributions::{Z_975, normal_quantile, student_t_quantile};

@@ -6,6 +6,7 @@ pub mod ces;
 pub mod csat;
 pub mod csi;
 pub mod dimension;
+pub mod drivers;
 pub mod group;
 pub mod nps;
 pub mod report;
