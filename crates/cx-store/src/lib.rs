@@ -478,6 +478,9 @@ delegate_server! {
     delete_survey(id: SurveyId) -> ();
     responses_after(survey: SurveyId, after: i64, limit: i64) -> Vec<server::StoredResponse>;
     create_invitations(survey: SurveyId, items: &[(ContactId, String)], quiet_days: u32, today: i32) -> Vec<server::Invited>;
+    answer_matrix(slice: &ResponseSlice, days: (Option<i32>, Option<i32>), questions: &[String], limit: i64) -> Vec<Vec<Option<i64>>>;
+    verbatims(q: &server::VerbatimQuery, limit: i64, offset: i64) -> (Vec<server::Verbatim>, u64);
+    verbatim_scores(q: &server::VerbatimQuery) -> Vec<(Option<i64>, u64)>;
     invitation_counts(survey: SurveyId) -> (u64, u64);
     invitation(token_hash: &str) -> Option<server::Invitation>;
     create_user(username: &str, hash: &str, role: &str) -> i64;

@@ -114,3 +114,4 @@ impl PgStore {
 }
 
 impl_server_store!(PgStore, DIALECT);
+crate::server::verbatim_sql!(PgStore, DIALECT);

@@ -111,6 +111,40 @@ pub struct StoredResponse {
     pub answers: Vec<(String, Option<i64>, Option<String>)>,
 }
 
+/// A free-text answer with what is known about its respondent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verbatim {
+    /// Response id.
+    pub id: i64,
+    /// UTC.
+    pub submitted_at: String,
+    /// The text.
+    pub text: String,
+    /// The rating given in the same response (the score question).
+    pub score: Option<i64>,
+    /// The account's name.
+    pub account: Option<String>,
+    /// The response's region.
+    pub region: String,
+}
+
+/// Which verbatims: the slice, a day window, the questions and a search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerbatimQuery {
+    /// Survey and metadata filters (`by` is ignored).
+    pub slice: crate::ResponseSlice,
+    /// First and last day (days since 1970-01-01).
+    pub days: (Option<i32>, Option<i32>),
+    /// The open-text question.
+    pub text_question: String,
+    /// The rating that gives polarity (e.g. the NPS question).
+    pub score_question: Option<String>,
+    /// Case-insensitive substring (Chinese too).
+    pub search: Option<String>,
+    /// Only scores in this range.
+    pub scores: Option<(i64, i64)>,
+}
+
 /// The server's operations, on both backends.
 #[allow(async_fn_in_trait)]
 pub trait ServerStore {
@@ -140,6 +174,27 @@ pub trait ServerStore {
         quiet_days: u32,
         today: i32,
     ) -> Result<Vec<Invited>, StoreError>;
+    /// Up to `limit` of the newest responses of a slice as rows of the `questions`' scores
+    /// (None where unanswered), for driver analysis.
+    async fn answer_matrix(
+        &self,
+        slice: &crate::ResponseSlice,
+        days: (Option<i32>, Option<i32>),
+        questions: &[String],
+        limit: i64,
+    ) -> Result<Vec<Vec<Option<i64>>>, StoreError>;
+    /// Verbatims, newest first (`limit`, `offset`), and how many match.
+    async fn verbatims(
+        &self,
+        q: &VerbatimQuery,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<Verbatim>, u64), StoreError>;
+    /// Count of matching verbatims per score (None: no score).
+    async fn verbatim_scores(
+        &self,
+        q: &VerbatimQuery,
+    ) -> Result<Vec<(Option<i64>, u64)>, StoreError>;
     /// Invitations sent for a survey and how many were answered.
     async fn invitation_counts(&self, survey: SurveyId) -> Result<(u64, u64), StoreError>;
     /// The invitation with this token hash.
@@ -543,6 +598,120 @@ macro_rules! impl_server_store {
                 Ok(out)
             }
 
+            async fn answer_matrix(
+                &self,
+                slice: &$crate::ResponseSlice,
+                days: (Option<i32>, Option<i32>),
+                questions: &[String],
+                limit: i64,
+            ) -> Result<Vec<Vec<Option<i64>>>, $crate::StoreError> {
+                use sqlx::Row;
+                if questions.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let (_, _, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 2)?;
+                let mut n = 1 + binds.len();
+                let mut next = || {
+                    n += 1;
+                    format!("${n}")
+                };
+                let (lo, hi) = (next(), next());
+                let list: Vec<String> = questions.iter().map(|_| next()).collect();
+                let lim = next();
+                let sql = format!(
+                    "SELECT r.id, a.question_id, a.value_int FROM responses r
+                     JOIN answers a ON a.response_id = r.id
+                     WHERE r.survey_id = $1 {filter} AND r.submitted_day >= {lo} AND r.submitted_day <= {hi}
+                       AND a.question_id IN ({}) AND a.value_int IS NOT NULL
+                     ORDER BY r.id DESC LIMIT {lim}",
+                    list.join(", ")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slice.survey.0);
+                for b in &binds {
+                    q = q.bind(b);
+                }
+                q = q.bind(i64::from(days.0.unwrap_or(i32::MIN))).bind(i64::from(days.1.unwrap_or(i32::MAX)));
+                for question in questions {
+                    q = q.bind(question);
+                }
+                let rows = q.bind(limit.saturating_mul(questions.len() as i64)).fetch_all(&self.pool).await?;
+                let mut out: Vec<Vec<Option<i64>>> = Vec::new();
+                let mut current = None;
+                for row in &rows {
+                    let id: i64 = row.try_get(0)?;
+                    let question: String = row.try_get(1)?;
+                    let value: Option<i64> = row.try_get(2)?;
+                    if current != Some(id) {
+                        current = Some(id);
+                        out.push(vec![None; questions.len()]);
+                    }
+                    if let (Some(i), Some(last)) = (questions.iter().position(|x| *x == question), out.last_mut()) {
+                        last[i] = value;
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn verbatims(
+                &self,
+                vq: &$crate::server::VerbatimQuery,
+                limit: i64,
+                offset: i64,
+            ) -> Result<(Vec<$crate::server::Verbatim>, u64), $crate::StoreError> {
+                use sqlx::Row;
+                let (from_where, binds) = Self::verbatim_sql(vq)?;
+                let region = $crate::field_expr(&$dialect, "region")?;
+                let count_sql = format!("SELECT COUNT(*) {from_where}");
+                let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql));
+                for b in &binds {
+                    q = b.bind_scalar(q);
+                }
+                let total = q.fetch_one(&self.pool).await? as u64;
+                let n = binds.len();
+                let sql = format!(
+                    "SELECT r.id, r.submitted_at, t.value_text, s.value_int, acc.name, {region} {from_where}
+                     ORDER BY r.id DESC LIMIT ${} OFFSET ${}",
+                    n + 1,
+                    n + 2
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for b in &binds {
+                    q = b.bind(q);
+                }
+                let rows = q.bind(limit).bind(offset).fetch_all(&self.pool).await?;
+                let list = rows
+                    .iter()
+                    .map(|r| {
+                        Ok($crate::server::Verbatim {
+                            id: r.try_get(0)?,
+                            submitted_at: r.try_get(1)?,
+                            text: r.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                            score: r.try_get(3)?,
+                            account: r.try_get(4)?,
+                            region: r.try_get(5)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, $crate::StoreError>>()?;
+                Ok((list, total))
+            }
+
+            async fn verbatim_scores(
+                &self,
+                vq: &$crate::server::VerbatimQuery,
+            ) -> Result<Vec<(Option<i64>, u64)>, $crate::StoreError> {
+                use sqlx::Row;
+                let (from_where, binds) = Self::verbatim_sql(vq)?;
+                let sql = format!("SELECT s.value_int, COUNT(*) {from_where} GROUP BY s.value_int");
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for b in &binds {
+                    q = b.bind(q);
+                }
+                let rows = q.fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64)))
+                    .collect()
+            }
+
             async fn invitation_counts(
                 &self,
                 survey: cx_core::model::SurveyId,
@@ -784,3 +953,91 @@ macro_rules! impl_server_store {
     };
 }
 pub(crate) use impl_server_store;
+
+/// A bound value of a verbatim query.
+#[derive(Debug, Clone)]
+pub(crate) enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+impl Bind {
+    pub(crate) fn bind<'q, DB: sqlx::Database>(
+        &'q self,
+        q: sqlx::query::Query<'q, DB, DB::Arguments>,
+    ) -> sqlx::query::Query<'q, DB, DB::Arguments>
+    where
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        match self {
+            Bind::Int(v) => q.bind(*v),
+            Bind::Text(v) => q.bind(v.as_str()),
+        }
+    }
+
+    pub(crate) fn bind_scalar<'q, DB: sqlx::Database, O>(
+        &'q self,
+        q: sqlx::query::QueryScalar<'q, DB, O, DB::Arguments>,
+    ) -> sqlx::query::QueryScalar<'q, DB, O, DB::Arguments>
+    where
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        match self {
+            Bind::Int(v) => q.bind(*v),
+            Bind::Text(v) => q.bind(v.as_str()),
+        }
+    }
+}
+
+macro_rules! verbatim_sql {
+    ($ty:ident, $dialect:expr) => {
+        impl $ty {
+            /// `FROM … WHERE …` of a verbatim query and its values ($1, $2, …).
+            fn verbatim_sql(
+                vq: &$crate::server::VerbatimQuery,
+            ) -> Result<(String, Vec<$crate::server::Bind>), $crate::StoreError> {
+                use $crate::server::Bind;
+                let (_, _, filter, filter_binds) = $crate::common::slice_sql(&$dialect, &vq.slice, 4)?;
+                let mut binds = vec![
+                    Bind::Int(vq.slice.survey.0),
+                    Bind::Text(vq.text_question.clone()),
+                    Bind::Text(vq.score_question.clone().unwrap_or_default()),
+                ];
+                binds.extend(filter_binds.into_iter().map(Bind::Text));
+                let mut sql = format!(
+                    "FROM responses r
+                     JOIN answers t ON t.response_id = r.id AND t.question_id = $2 AND t.value_text IS NOT NULL
+                     LEFT JOIN answers s ON s.response_id = r.id AND s.question_id = $3
+                     LEFT JOIN accounts acc ON acc.id = r.account_id
+                     WHERE r.survey_id = $1 {filter}"
+                );
+                let mut push = |clause: &str, b: Bind, binds: &mut Vec<Bind>| {
+                    binds.push(b);
+                    sql.push_str(&clause.replace("{}", &format!("${}", binds.len())));
+                };
+                if let Some(lo) = vq.days.0 {
+                    push(" AND r.submitted_day >= {}", Bind::Int(i64::from(lo)), &mut binds);
+                }
+                if let Some(hi) = vq.days.1 {
+                    push(" AND r.submitted_day <= {}", Bind::Int(i64::from(hi)), &mut binds);
+                }
+                if let Some((lo, hi)) = vq.scores {
+                    push(" AND s.value_int >= {}", Bind::Int(lo), &mut binds);
+                    push(" AND s.value_int <= {}", Bind::Int(hi), &mut binds);
+                }
+                if let Some(search) = vq.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                    let pattern = format!(
+                        "%{}%",
+                        search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+                    );
+                    push(" AND LOWER(t.value_text) LIKE {} ESCAPE '\\'", Bind::Text(pattern), &mut binds);
+                }
+                Ok((sql, binds))
+            }
+        }
+
+    };
+}
+pub(crate) use verbatim_sql;

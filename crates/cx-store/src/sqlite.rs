@@ -117,3 +117,4 @@ impl SqliteStore {
 }
 
 impl_server_store!(SqliteStore, DIALECT);
+crate::server::verbatim_sql!(SqliteStore, DIALECT);

@@ -18,7 +18,7 @@ use cx_core::survey::group::{DimensionSpec, GroupAccumulator, MetricsSpec};
 use cx_core::survey::report::{BucketStats, build_report};
 use cx_core::survey::scale::Scale;
 use cx_store::metrics::{SurveyMetricsRequest, survey_metrics};
-use cx_store::server::{Invited, ServerStore, Submission, Submitted};
+use cx_store::server::{Invited, ServerStore, Submission, Submitted, VerbatimQuery};
 use cx_store::{
     AnyStore, KeyedFeedback, KeyedTransaction, NewResponse, ResponseSlice, Store, StoreError,
 };
@@ -481,6 +481,76 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
     assert!(all[0].answers.contains(&("nps".into(), Some(9), None)));
     assert_eq!(store.responses_after(id, a, 1).await?.len(), 1);
     assert_eq!(store.responses_after(id, c, 10).await?.len(), 0);
+
+    // Verbatims with their ratings: search (any case, Chinese too, wildcards literal),
+    // score ranges, counts per score; the score matrix for driver analysis.
+    let vq = |search: Option<&str>, scores: Option<(i64, i64)>| VerbatimQuery {
+        slice: ResponseSlice {
+            survey: id,
+            by: vec![],
+            filters: vec![],
+        },
+        days: (None, None),
+        text_question: "comment".into(),
+        score_question: Some("nps".into()),
+        search: search.map(String::from),
+        scores,
+    };
+    let (list, total) = store.verbatims(&vq(None, None), 2, 0).await?;
+    assert_eq!(total, 3);
+    assert_eq!(
+        list.iter().map(|v| (v.id, v.score)).collect::<Vec<_>>(),
+        vec![(c, Some(10)), (b, Some(3))]
+    );
+    assert_eq!(list[0].account.as_deref(), Some("客户0"));
+    assert_eq!(list[0].text, "很好, \"fast\"");
+    assert_eq!(store.verbatims(&vq(None, None), 2, 2).await?.0.len(), 1);
+    for (search, n) in [("FAST", 3), ("很好", 3), ("slow", 0), ("%", 0), ("_", 0)] {
+        assert_eq!(
+            store.verbatims(&vq(Some(search), None), 10, 0).await?.1,
+            n,
+            "{search}"
+        );
+    }
+    assert_eq!(store.verbatims(&vq(None, Some((0, 6))), 10, 0).await?.1, 1);
+    let mut scores = store.verbatim_scores(&vq(None, None)).await?;
+    scores.sort();
+    assert_eq!(scores, vec![(Some(3), 1), (Some(9), 1), (Some(10), 1)]);
+    let mut filtered = vq(None, None);
+    filtered.slice.filters = vec![("region".into(), vec!["华东".into()])];
+    assert_eq!(store.verbatims(&filtered, 10, 0).await?.1, 0);
+    let all_days = (None, None);
+    let matrix = store
+        .answer_matrix(&filtered.slice, all_days, &["nps".into()], 100)
+        .await?;
+    assert!(matrix.is_empty());
+    let matrix = store
+        .answer_matrix(
+            &vq(None, None).slice,
+            all_days,
+            &["nps".into(), "comment".into()],
+            100,
+        )
+        .await?;
+    assert_eq!(
+        matrix,
+        vec![
+            vec![Some(10), None],
+            vec![Some(3), None],
+            vec![Some(9), None]
+        ]
+    );
+    let recent = store
+        .answer_matrix(&vq(None, None).slice, all_days, &["nps".into()], 1)
+        .await?;
+    assert_eq!(recent, vec![vec![Some(10)]]);
+    let window = (Some(date(2026, 11, 24).days()), None);
+    assert!(
+        store
+            .answer_matrix(&vq(None, None).slice, window, &["nps".into()], 100)
+            .await?
+            .is_empty()
+    );
 
     // Survey changes: update, slug conflicts, no deleting a survey with responses.
     let mut changed = def.clone();
