@@ -26,6 +26,8 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/app", get(overview))
         .route("/app/report.html", get(report))
+        .route("/app/drivers", get(drivers_page))
+        .route("/app/feedback", get(feedback_page))
         .route("/app/surveys", get(home))
         .route("/app/login", get(login_page).post(login))
         .route("/app/logout", post(logout))
@@ -163,6 +165,74 @@ async fn overview(
     };
     match crate::dashboard::overview(&state.store, &params, &viewer).await {
         Ok(view) => html(StatusCode::OK, view.render()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn drivers_page(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let (user, csrf) = match session_user(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/app/login").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let lang = view_language(&uri, &headers);
+    let query = uri.query().unwrap_or("");
+    let params = crate::dashboard::ViewParams::parse(query);
+    let target = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "target")
+        .map(|(_, v)| v.into_owned());
+    match crate::pages::drivers(
+        &state.store,
+        &params,
+        target.as_deref(),
+        &lang,
+        &csrf,
+        &user.username,
+    )
+    .await
+    {
+        Ok(page) => html(StatusCode::OK, page.render()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn feedback_page(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let (user, csrf) = match session_user(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/app/login").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let lang = view_language(&uri, &headers);
+    let query = uri.query().unwrap_or("");
+    let params = crate::dashboard::ViewParams::parse(query);
+    let get = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let page_no = get("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+    match crate::pages::feedback(
+        &state.store,
+        &params,
+        get("q"),
+        get("polarity"),
+        page_no,
+        &lang,
+        &csrf,
+        &user.username,
+    )
+    .await
+    {
+        Ok(page) => html(StatusCode::OK, page.render()),
         Err(e) => e.into_response(),
     }
 }

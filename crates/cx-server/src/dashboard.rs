@@ -104,6 +104,8 @@ impl ViewParams {
 pub struct Labels {
     tag: &'static str,
     overview: &'static str,
+    drivers: &'static str,
+    feedback: &'static str,
     surveys: &'static str,
     survey: &'static str,
     period: &'static str,
@@ -141,6 +143,8 @@ pub struct Labels {
 const ZH: Labels = Labels {
     tag: "zh-CN",
     overview: "总览",
+    drivers: "驱动因素",
+    feedback: "反馈",
     surveys: "问卷",
     survey: "问卷",
     period: "周期",
@@ -178,6 +182,8 @@ const ZH: Labels = Labels {
 const EN: Labels = Labels {
     tag: "en",
     overview: "Overview",
+    drivers: "Drivers",
+    feedback: "Feedback",
     surveys: "Surveys",
     survey: "Survey",
     period: "Period",
@@ -283,6 +289,7 @@ pub struct Overview {
     aspects: Vec<Aspect>,
     invitations: Option<(u64, u64, String)>,
     report_link: String,
+    query: String,
     generated: String,
     empty: bool,
 }
@@ -391,6 +398,7 @@ pub async fn overview(
         aspects: Vec::new(),
         invitations: None,
         report_link: format!("/app/report.html?{}", params.query(None)),
+        query: params.query(None),
         generated: crate::respond::now().1,
         empty: true,
     };

@@ -18,6 +18,7 @@ pub mod commit;
 pub mod dashboard;
 pub mod error;
 pub mod limits;
+pub mod pages;
 pub mod respond;
 pub mod stats;
 pub mod svg;

@@ -236,6 +236,107 @@ pub fn bars(points: &[Point], title: &str) -> String {
     s
 }
 
+/// An importance–performance matrix: x importance (share of R², %), y
+/// performance (index 0–100), split at the averages; the "fix first" quadrant
+/// (important, rated low) is shaded.
+pub fn importance_performance(
+    points: &[(String, f64, f64, bool)],
+    x_label: &str,
+    y_label: &str,
+    fix_label: &str,
+) -> String {
+    let (w, h, left, right, top, bottom) = (640.0, 360.0, 56.0, 16.0, 16.0, 44.0);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg" class="chart"><title>{t}</title>"#,
+        t = escape(&format!("{x_label} × {y_label}"))
+    );
+    if points.is_empty() {
+        s.push_str("</svg>");
+        return s;
+    }
+    let xs: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.2).collect();
+    let (x0, x1, xstep) = axis(0.0, xs.iter().cloned().fold(0.0, f64::max));
+    let (y0, y1, ystep) = axis(
+        ys.iter().cloned().fold(f64::INFINITY, f64::min),
+        ys.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+    );
+    let pw = w - left - right;
+    let ph = h - top - bottom;
+    let x = |v: f64| left + pw * (v - x0) / (x1 - x0);
+    let y = |v: f64| top + ph * (1.0 - (v - y0) / (y1 - y0));
+    let mx = xs.iter().sum::<f64>() / xs.len() as f64;
+    let my = ys.iter().sum::<f64>() / ys.len() as f64;
+    let _ = write!(
+        s,
+        r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="#b00020" fill-opacity="0.07"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="12" fill="#b00020">{}</text>"##,
+        x(mx),
+        y(my),
+        w - right - x(mx),
+        top + ph - y(my),
+        w - right - 6.0,
+        top + ph - 8.0,
+        escape(fix_label)
+    );
+    let mut t = x0;
+    while t <= x1 + xstep / 2.0 {
+        let _ = write!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="11" fill="#4a5260">{}</text>"##,
+            x(t),
+            h - bottom + 16.0,
+            fmt_num(t)
+        );
+        t += xstep;
+    }
+    let mut t = y0;
+    while t <= y1 + ystep / 2.0 {
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" x2="{:.1}" y1="{yy:.1}" y2="{yy:.1}" stroke="#e3e6ea"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11" fill="#4a5260">{}</text>"##,
+            w - right,
+            left - 6.0,
+            y(t) + 4.0,
+            fmt_num(t),
+            yy = y(t)
+        );
+        t += ystep;
+    }
+    let _ = write!(
+        s,
+        r##"<line x1="{mxx:.1}" x2="{mxx:.1}" y1="{top}" y2="{:.1}" stroke="#4a5260" stroke-dasharray="4 3"/><line x1="{left}" x2="{:.1}" y1="{myy:.1}" y2="{myy:.1}" stroke="#4a5260" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="12" fill="#4a5260">{}</text><text x="14" y="{:.1}" font-size="12" fill="#4a5260" transform="rotate(-90 14 {:.1})" text-anchor="middle">{}</text>"##,
+        top + ph,
+        w - right,
+        left + pw / 2.0,
+        h - 6.0,
+        escape(x_label),
+        top + ph / 2.0,
+        top + ph / 2.0,
+        escape(y_label),
+        mxx = x(mx),
+        myy = y(my)
+    );
+    for (label, px, py, fix) in points {
+        let color = if *fix { "#b00020" } else { "#0b5cad" };
+        let _ = write!(
+            s,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="5" fill="{color}"><title>{}: {:.1}%, {:.1}</title></circle><text x="{:.1}" y="{:.1}" font-size="12" fill="{color}">{}</text>"##,
+            x(*px),
+            y(*py),
+            escape(label),
+            px,
+            py,
+            x(*px) + 8.0,
+            y(*py) + 4.0,
+            escape(label)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +366,22 @@ mod tests {
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains("华东"));
         assert!(trend(&[], "empty", "").ends_with("</svg>"));
+    }
+
+    #[test]
+    fn the_fix_first_quadrant_is_marked() {
+        let svg = importance_performance(
+            &[
+                ("price".into(), 40.0, 50.0, true),
+                ("<q>".into(), 10.0, 80.0, false),
+            ],
+            "importance",
+            "performance",
+            "fix first",
+        );
+        assert!(svg.contains("fix first") && svg.contains("&lt;q&gt;"));
+        assert_eq!(svg.matches("<circle").count(), 2);
+        assert!(svg.contains("fill=\"#b00020\"><title>price"));
     }
 
     #[test]

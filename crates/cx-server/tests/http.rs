@@ -1507,3 +1507,137 @@ fn html_escape(s: &str) -> String {
         .replace('<', "&#60;")
         .replace('>', "&#62;")
 }
+
+#[tokio::test]
+async fn drivers_and_feedback_pages() {
+    let s = start(0).await;
+    let token = s.token("admin", "admin", "write").await;
+    let c = client();
+    let comments = [
+        "交付很快，服务好",
+        "price is too high",
+        "<script>alert('x')</script> slow support",
+        "一般",
+    ];
+    for i in 0..80i64 {
+        // Pseudo-random ratings (a different mix per aspect), NPS driven mostly by quality.
+        let r = |salt: i64| 1 + ((i * 7919 + salt * 104_729) % 1009) % 5;
+        let (q, price, speed, attitude, delivery) = (r(1), r(2), r(3), r(4), r(5));
+        let nps = ((3 * q + price + speed) * 10 / 25).min(10);
+        let body = json!({"answers": {"nps": nps, "product_quality": q, "price": price, "response_speed": speed,
+            "service_attitude": attitude, "delivery_speed": delivery, "comment": comments[(i % 4) as usize]},
+            "metadata": {"region": if i % 2 == 0 { "华东" } else { "华南" }}});
+        let r = c
+            .post(format!(
+                "{}/api/v1/surveys/relationship-2026/responses",
+                s.url
+            ))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let b = signed_in(&s, "ann").await;
+    let page = b
+        .get(format!("{}/app/drivers?lang=en", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains("Outcome: <strong>nps</strong> · n 80"),
+        "drivers header: {page}"
+    );
+    assert!(page.contains("Variance explained R²"));
+    for dim in [
+        "product_quality",
+        "price",
+        "response_speed",
+        "service_attitude",
+        "delivery_speed",
+    ] {
+        assert!(
+            page.contains(&format!("<th scope=\"row\">{dim}</th>")),
+            "{dim}"
+        );
+    }
+    assert!(page.contains("fix first") && page.contains("<svg"));
+    let zh = b
+        .get(format!(
+            "{}/app/drivers?lang=zh&region=%E5%8D%8E%E4%B8%9C",
+            s.url
+        ))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(zh.contains("n 40") && zh.contains("驱动因素"), "{zh}");
+    // Feedback: shares by polarity, search in Chinese, a polarity filter, escaping.
+    let page = b
+        .get(format!("{}/app/feedback?lang=en", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("80 matching"));
+    assert!(
+        !page.contains("<script>alert"),
+        "comments are text, not markup"
+    );
+    assert!(page.contains("&#60;script&#62;alert"));
+    let page = b
+        .get(format!(
+            "{}/app/feedback?lang=zh&q=%E4%BA%A4%E4%BB%98",
+            s.url
+        ))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("20 条符合条件"), "search 交付");
+    let negative = b
+        .get(format!("{}/app/feedback?lang=en&polarity=negative", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    let shares = |p: &str, key: &str| -> u64 {
+        let at = p
+            .find(&format!("<section class=\"tile {key}\">"))
+            .expect("tile");
+        let big = &p[at..];
+        let start = big.find("<p class=\"big\">").expect("big") + 15;
+        big[start..start + big[start..].find('<').expect("end")]
+            .parse()
+            .expect("count")
+    };
+    let n_neg = shares(&negative, "negative");
+    assert!(
+        negative.contains(&format!("{n_neg} matching")),
+        "the filter lists the negative ones"
+    );
+    assert_eq!(
+        shares(&negative, "positive") + shares(&negative, "neutral") + n_neg,
+        80
+    );
+    assert!(!negative.contains("pill positive"));
+    // Not signed in.
+    let r = c
+        .get(format!("{}/app/feedback", s.url))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}

@@ -785,6 +785,12 @@ fn a_respondent_fills_the_survey_in_a_real_browser_in_both_languages() {
     browser.go(&format!("{}/app?lang=zh&by=channel", server.url));
     browser.wait_for("总览");
     browser.screenshot("overview-zh-desktop.png");
+    browser.go(&format!("{}/app/drivers?lang=zh", server.url));
+    browser.wait_for("驱动因素");
+    browser.go(&format!("{}/app/feedback?lang=en", server.url));
+    let page = browser.wait_for("matching");
+    assert!(page.contains("Late delivery, but helpful support"));
+    browser.screenshot("feedback-en-desktop.png");
     browser.go(&format!("{}/app/surveys", server.url));
     browser.wait_for("relationship-2026");
     assert_eq!(

@@ -1,0 +1,571 @@
+//! Dashboard pages beyond the overview: drivers (`/app/drivers`) and feedback
+//! (`/app/feedback`). Polarity comes from the rating in the same response until
+//! text analysis lands: NPS 0–6 negative, 7–8 neutral, 9–10 positive; on other
+//! scales the lowest two-fifths negative, the top two-fifths positive.
+
+use askama::Template;
+use cx_core::model::survey::{QuestionKind, SurveyDefinition};
+use cx_core::period::Date;
+use cx_core::survey::drivers::{Quadrant, quadrants, relative_weights};
+use cx_store::server::{ServerStore, VerbatimQuery};
+use cx_store::{AnyStore, ResponseSlice, Store, StoredSurvey};
+
+use crate::dashboard::ViewParams;
+use crate::error::ApiError;
+use crate::svg::importance_performance;
+
+/// Newest responses used for driver analysis.
+pub const DRIVER_ROWS: i64 = 20_000;
+/// Verbatims per page.
+pub const PAGE: i64 = 50;
+
+/// Texts of these pages.
+pub struct Texts {
+    tag: &'static str,
+    overview: &'static str,
+    drivers: &'static str,
+    feedback: &'static str,
+    surveys: &'static str,
+    sign_out: &'static str,
+    target: &'static str,
+    importance: &'static str,
+    performance: &'static str,
+    fix_first: &'static str,
+    aspect: &'static str,
+    weight: &'static str,
+    share: &'static str,
+    mean: &'static str,
+    quadrant: &'static str,
+    explained: &'static str,
+    search: &'static str,
+    polarity: &'static str,
+    all: &'static str,
+    positive: &'static str,
+    neutral: &'static str,
+    negative: &'static str,
+    unrated: &'static str,
+    rating: &'static str,
+    account: &'static str,
+    date: &'static str,
+    apply: &'static str,
+    newer: &'static str,
+    older: &'static str,
+    no_text: &'static str,
+    matching: &'static str,
+    from_ratings: &'static str,
+}
+
+const ZH: Texts = Texts {
+    tag: "zh-CN",
+    overview: "总览",
+    drivers: "驱动因素",
+    feedback: "反馈",
+    surveys: "问卷",
+    sign_out: "退出",
+    target: "结果指标",
+    importance: "重要性（占 R² 的 %）",
+    performance: "表现（指数 0–100）",
+    fix_first: "优先改进",
+    aspect: "方面",
+    weight: "相对权重",
+    share: "占比 %",
+    mean: "平均分",
+    quadrant: "象限",
+    explained: "模型解释度 R²",
+    search: "搜索",
+    polarity: "倾向",
+    all: "全部",
+    positive: "正面",
+    neutral: "中性",
+    negative: "负面",
+    unrated: "未评分",
+    rating: "评分",
+    account: "客户",
+    date: "日期",
+    apply: "应用",
+    newer: "← 较新",
+    older: "较早 →",
+    no_text: "没有符合条件的文字反馈。",
+    matching: "条符合条件",
+    from_ratings: "倾向按同一回答中的评分判断（NPS 0–6 负面，7–8 中性，9–10 正面）。",
+};
+
+const EN: Texts = Texts {
+    tag: "en",
+    overview: "Overview",
+    drivers: "Drivers",
+    feedback: "Feedback",
+    surveys: "Surveys",
+    sign_out: "Sign out",
+    target: "Outcome",
+    importance: "Importance (% of R²)",
+    performance: "Performance (index 0–100)",
+    fix_first: "fix first",
+    aspect: "Aspect",
+    weight: "Relative weight",
+    share: "Share %",
+    mean: "Mean",
+    quadrant: "Quadrant",
+    explained: "Variance explained R²",
+    search: "Search",
+    polarity: "Polarity",
+    all: "all",
+    positive: "positive",
+    neutral: "neutral",
+    negative: "negative",
+    unrated: "no rating",
+    rating: "Rating",
+    account: "Account",
+    date: "Date",
+    apply: "Apply",
+    newer: "← newer",
+    older: "older →",
+    no_text: "No comments match.",
+    matching: "matching",
+    from_ratings: "Polarity comes from the rating in the same response (NPS 0–6 negative, 7–8 neutral, 9–10 positive).",
+};
+
+fn texts(lang: &str) -> &'static Texts {
+    if lang.starts_with("zh") { &ZH } else { &EN }
+}
+
+/// Shared page chrome.
+pub struct Chrome {
+    csrf: String,
+    username: String,
+    title: String,
+    query: String,
+}
+
+/// One aspect's driver figures.
+pub struct DriverRow {
+    name: String,
+    weight: String,
+    share: String,
+    mean: String,
+    quadrant: String,
+    fix: bool,
+}
+
+/// `/app/drivers`.
+#[derive(Template)]
+#[template(path = "drivers.html")]
+pub struct DriversPage {
+    t: &'static Texts,
+    c: Chrome,
+    target: String,
+    n: usize,
+    r_squared: String,
+    rows: Vec<DriverRow>,
+    chart: String,
+    message: String,
+}
+
+/// A verbatim as shown.
+pub struct Item {
+    date: String,
+    score: String,
+    polarity: &'static str,
+    polarity_label: &'static str,
+    account: String,
+    region: String,
+    text: String,
+}
+
+/// `/app/feedback`.
+#[derive(Template)]
+#[template(path = "feedback.html")]
+pub struct FeedbackPage {
+    t: &'static Texts,
+    c: Chrome,
+    search: String,
+    polarity: String,
+    shares: Vec<(&'static str, &'static str, u64, String)>,
+    total: u64,
+    items: Vec<Item>,
+    newer: String,
+    older: String,
+    hidden: Vec<(String, String)>,
+}
+
+fn day(text: &Option<String>) -> Option<i32> {
+    text.as_deref().and_then(Date::parse).map(Date::days)
+}
+
+fn slice(survey: &StoredSurvey, params: &ViewParams) -> ResponseSlice {
+    let mut filters: Vec<(String, Vec<String>)> = Vec::new();
+    for (k, v) in &params.filters {
+        match filters.iter_mut().find(|(f, _)| f == k) {
+            Some((_, values)) => values.push(v.clone()),
+            None => filters.push((k.clone(), vec![v.clone()])),
+        }
+    }
+    ResponseSlice {
+        survey: survey.id,
+        by: Vec::new(),
+        filters,
+    }
+}
+
+async fn chosen(store: &AnyStore, params: &ViewParams) -> Result<Option<StoredSurvey>, ApiError> {
+    Ok(match &params.survey {
+        Some(key) => Some(store.survey(key).await?),
+        None => store.surveys().await?.into_iter().next(),
+    })
+}
+
+fn chrome(
+    survey: Option<&StoredSurvey>,
+    lang: &str,
+    csrf: &str,
+    username: &str,
+    params: &ViewParams,
+) -> Chrome {
+    Chrome {
+        csrf: csrf.into(),
+        username: username.into(),
+        title: survey
+            .map(|s| s.definition.title.get(lang).to_string())
+            .unwrap_or_default(),
+        query: params.query(None),
+    }
+}
+
+/// The outcome question: `target` if given, else the NPS question, else CSAT.
+fn target_question(d: &SurveyDefinition, target: Option<&str>) -> Option<String> {
+    match target {
+        Some(t) => d
+            .question(t)
+            .filter(|q| q.rating_scale().is_some())
+            .map(|q| q.id.clone()),
+        None => d
+            .first_of(QuestionKind::Nps)
+            .or_else(|| d.first_of(QuestionKind::Csat))
+            .map(|q| q.id.clone()),
+    }
+}
+
+/// Builds the drivers page.
+pub async fn drivers(
+    store: &AnyStore,
+    params: &ViewParams,
+    target: Option<&str>,
+    lang: &str,
+    csrf: &str,
+    username: &str,
+) -> Result<DriversPage, ApiError> {
+    let t = texts(lang);
+    let survey = chosen(store, params).await?;
+    let mut page = DriversPage {
+        t,
+        c: chrome(survey.as_ref(), lang, csrf, username, params),
+        target: String::new(),
+        n: 0,
+        r_squared: String::new(),
+        rows: Vec::new(),
+        chart: String::new(),
+        message: String::new(),
+    };
+    let Some(survey) = survey else {
+        return Ok(page);
+    };
+    let d = &survey.definition;
+    let Some(target) = target_question(d, target) else {
+        page.message = if lang.starts_with("zh") {
+            "这份问卷没有可解释的 NPS 或 CSAT 问题。".into()
+        } else {
+            "the survey has no NPS or CSAT question to explain".into()
+        };
+        return Ok(page);
+    };
+    page.target = target.clone();
+    let dims: Vec<&cx_core::model::survey::Question> = d
+        .questions
+        .iter()
+        .filter(|q| q.kind == QuestionKind::Rating && q.id != target)
+        .collect();
+    let mut questions = vec![target.clone()];
+    questions.extend(dims.iter().map(|q| q.id.clone()));
+    let matrix = store
+        .answer_matrix(
+            &slice(&survey, params),
+            (day(&params.from), day(&params.to)),
+            &questions,
+            DRIVER_ROWS,
+        )
+        .await?;
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for row in matrix {
+        if let Some(values) = row.iter().copied().collect::<Option<Vec<i64>>>() {
+            y.push(values[0] as f64);
+            x.push(values[1..].iter().map(|v| *v as f64).collect::<Vec<f64>>());
+        }
+    }
+    let weights = match relative_weights(&x, &y) {
+        Ok(w) => w,
+        Err(e) => {
+            use cx_core::survey::drivers::DriverError;
+            page.message = match (&e, lang.starts_with("zh")) {
+                (DriverError::TooFew { n, needed }, true) => {
+                    format!("只有 {n} 份回答包含全部评分；驱动因素分析至少需要 {needed} 份。")
+                }
+                (DriverError::Constant(_), true) => "有评分在所有回答中都相同，无法分析。".into(),
+                (DriverError::Collinear, true) => {
+                    "有两个方面的评分完全相关，请去掉其中一个。".into()
+                }
+                _ => e.to_string(),
+            };
+            return Ok(page);
+        }
+    };
+    let names: Vec<String> = dims
+        .iter()
+        .map(|q| q.dimension.clone().unwrap_or_else(|| q.id.clone()))
+        .collect();
+    let index: Vec<f64> = dims
+        .iter()
+        .enumerate()
+        .map(|(j, q)| {
+            let mean = x.iter().map(|r| r[j]).sum::<f64>() / x.len() as f64;
+            let s = q
+                .rating_scale()
+                .map(|s| (f64::from(s.min), f64::from(s.max)))
+                .unwrap_or((1.0, 5.0));
+            100.0 * (mean - s.0) / (s.1 - s.0)
+        })
+        .collect();
+    let quads = quadrants(&weights.weights, &index);
+    page.n = weights.n;
+    page.r_squared = format!("{:.3}", weights.r_squared);
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|a, b| weights.weights[*b].total_cmp(&weights.weights[*a]));
+    page.rows = order
+        .iter()
+        .map(|&j| DriverRow {
+            name: names[j].clone(),
+            weight: format!("{:.4}", weights.weights[j]),
+            share: format!("{:.1}", weights.shares_pct[j]),
+            mean: format!(
+                "{:.2}",
+                x.iter().map(|r| r[j]).sum::<f64>() / x.len() as f64
+            ),
+            quadrant: quads[j].label(lang).to_string(),
+            fix: quads[j] == Quadrant::FixFirst,
+        })
+        .collect();
+    let points: Vec<(String, f64, f64, bool)> = (0..names.len())
+        .map(|j| {
+            (
+                names[j].clone(),
+                weights.shares_pct[j],
+                index[j],
+                quads[j] == Quadrant::FixFirst,
+            )
+        })
+        .collect();
+    page.chart = importance_performance(&points, t.importance, t.performance, t.fix_first);
+    Ok(page)
+}
+
+/// The polarity of a score on `(min, max)`: NPS-style thresholds on 0–10,
+/// two-fifths at each end elsewhere.
+pub fn polarity_range(scale: (i64, i64), polarity: &str) -> Option<(i64, i64)> {
+    let (lo, hi) = scale;
+    let (neg_max, pos_min) = if (lo, hi) == (0, 10) {
+        (6, 9)
+    } else {
+        let span = (hi - lo) as f64;
+        (
+            (lo as f64 + span * 0.4).floor() as i64,
+            (hi as f64 - span * 0.4).ceil() as i64,
+        )
+    };
+    match polarity {
+        "negative" => Some((lo, neg_max)),
+        "neutral" => Some((neg_max + 1, pos_min - 1)),
+        "positive" => Some((pos_min, hi)),
+        _ => None,
+    }
+}
+
+/// Builds the feedback page.
+#[allow(clippy::too_many_arguments)]
+pub async fn feedback(
+    store: &AnyStore,
+    params: &ViewParams,
+    search: Option<String>,
+    polarity: Option<String>,
+    page_no: i64,
+    lang: &str,
+    csrf: &str,
+    username: &str,
+) -> Result<FeedbackPage, ApiError> {
+    let t = texts(lang);
+    let survey = chosen(store, params).await?;
+    let mut hidden: Vec<(String, String)> = params
+        .query(None)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let decode = |s: &str| {
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            (k.to_string(), decode(v))
+        })
+        .filter(|(k, _)| k != "sort")
+        .collect();
+    hidden.push(("lang".into(), lang.into()));
+    let mut page = FeedbackPage {
+        t,
+        c: chrome(survey.as_ref(), lang, csrf, username, params),
+        search: search.clone().unwrap_or_default(),
+        polarity: polarity.clone().unwrap_or_default(),
+        shares: Vec::new(),
+        total: 0,
+        items: Vec::new(),
+        newer: String::new(),
+        older: String::new(),
+        hidden,
+    };
+    let Some(survey) = survey else {
+        return Ok(page);
+    };
+    let d = &survey.definition;
+    let Some(text_q) = d.first_of(QuestionKind::Text) else {
+        return Ok(page);
+    };
+    let score_q = target_question(d, None);
+    let scale = score_q
+        .as_deref()
+        .and_then(|q| d.question(q))
+        .and_then(|q| q.rating_scale())
+        .map(|s| (i64::from(s.min), i64::from(s.max)))
+        .unwrap_or((0, 10));
+    let mut vq = VerbatimQuery {
+        slice: slice(&survey, params),
+        days: (day(&params.from), day(&params.to)),
+        text_question: text_q.id.clone(),
+        score_question: score_q,
+        search,
+        scores: None,
+    };
+    // Shares over everything that matches the search and filters.
+    let counts = store.verbatim_scores(&vq).await?;
+    let mut tally = [0u64; 4];
+    for (score, n) in counts {
+        let slot = match score {
+            None => 3,
+            Some(s)
+                if polarity_range(scale, "negative").is_some_and(|(a, b)| (a..=b).contains(&s)) =>
+            {
+                2
+            }
+            Some(s)
+                if polarity_range(scale, "positive").is_some_and(|(a, b)| (a..=b).contains(&s)) =>
+            {
+                0
+            }
+            Some(_) => 1,
+        };
+        tally[slot] += n;
+    }
+    let rated: u64 = tally[..3].iter().sum();
+    page.shares = [
+        ("positive", t.positive),
+        ("neutral", t.neutral),
+        ("negative", t.negative),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (key, label))| {
+        let share = cx_core::stats::wilson_interval(tally[i], rated)
+            .map(|ci| {
+                format!(
+                    "{:.1}% [{:.1}, {:.1}]",
+                    100.0 * tally[i] as f64 / rated as f64,
+                    100.0 * ci.lo,
+                    100.0 * ci.hi
+                )
+            })
+            .unwrap_or_default();
+        (*key, *label, tally[i], share)
+    })
+    .collect();
+    vq.scores = polarity.as_deref().and_then(|p| polarity_range(scale, p));
+    let offset = page_no.max(0) * PAGE;
+    let (list, total) = store.verbatims(&vq, PAGE, offset).await?;
+    page.total = total;
+    let label = |s: Option<i64>| -> (&'static str, &'static str) {
+        match s {
+            None => ("unrated", t.unrated),
+            Some(s)
+                if polarity_range(scale, "negative").is_some_and(|(a, b)| (a..=b).contains(&s)) =>
+            {
+                ("negative", t.negative)
+            }
+            Some(s)
+                if polarity_range(scale, "positive").is_some_and(|(a, b)| (a..=b).contains(&s)) =>
+            {
+                ("positive", t.positive)
+            }
+            Some(_) => ("neutral", t.neutral),
+        }
+    };
+    page.items = list
+        .into_iter()
+        .map(|v| {
+            let (polarity, polarity_label) = label(v.score);
+            Item {
+                date: v.submitted_at.chars().take(10).collect(),
+                score: v.score.map(|s| s.to_string()).unwrap_or_else(|| "—".into()),
+                polarity,
+                polarity_label,
+                account: v.account.unwrap_or_default(),
+                region: v.region,
+                text: v.text,
+            }
+        })
+        .collect();
+    let link = |p: i64| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &page.hidden {
+            q.append_pair(k, v);
+        }
+        if !page.search.is_empty() {
+            q.append_pair("q", &page.search);
+        }
+        if !page.polarity.is_empty() {
+            q.append_pair("polarity", &page.polarity);
+        }
+        q.append_pair("page", &p.to_string());
+        format!("/app/feedback?{}", q.finish())
+    };
+    if page_no > 0 {
+        page.newer = link(page_no - 1);
+    }
+    if offset + PAGE < total as i64 {
+        page.older = link(page_no + 1);
+    }
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polarity_thresholds() {
+        assert_eq!(polarity_range((0, 10), "negative"), Some((0, 6)));
+        assert_eq!(polarity_range((0, 10), "neutral"), Some((7, 8)));
+        assert_eq!(polarity_range((0, 10), "positive"), Some((9, 10)));
+        assert_eq!(polarity_range((1, 5), "negative"), Some((1, 2)));
+        assert_eq!(polarity_range((1, 5), "neutral"), Some((3, 3)));
+        assert_eq!(polarity_range((1, 5), "positive"), Some((4, 5)));
+        assert_eq!(polarity_range((1, 7), "negative"), Some((1, 3)));
+        assert_eq!(polarity_range((1, 7), "positive"), Some((5, 7)));
+        assert_eq!(polarity_range((1, 5), "all"), None);
+    }
+}
