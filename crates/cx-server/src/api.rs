@@ -439,10 +439,11 @@ async fn submit_response(
             ));
         }
         let ids = state.store.contact_ids(std::slice::from_ref(code)).await?;
-        let contact = ids
+        let contact = *ids
             .get(code)
             .ok_or_else(|| ApiError::invalid_field("contact", format!("no contact {code:?}")))?;
-        response.contact = Some(*contact);
+        response.contact = Some(contact);
+        response.account = state.store.contact_account(contact).await?;
     }
     let outcome = state
         .committer

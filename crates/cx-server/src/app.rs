@@ -28,6 +28,7 @@ pub fn routes() -> Router<Shared> {
         .route("/app/report.html", get(report))
         .route("/app/drivers", get(drivers_page))
         .route("/app/feedback", get(feedback_page))
+        .route("/app/accounts", get(accounts_page))
         .route("/app/surveys", get(home))
         .route("/app/login", get(login_page).post(login))
         .route("/app/logout", post(logout))
@@ -226,6 +227,41 @@ async fn feedback_page(
         get("q"),
         get("polarity"),
         page_no,
+        &lang,
+        &csrf,
+        &user.username,
+    )
+    .await
+    {
+        Ok(page) => html(StatusCode::OK, page.render()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn accounts_page(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let (user, csrf) = match session_user(&state, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Redirect::to("/app/login").into_response(),
+        Err(e) => return e.into_response(),
+    };
+    let lang = view_language(&uri, &headers);
+    let query = uri.query().unwrap_or("");
+    let params = crate::dashboard::ViewParams::parse(query);
+    let get = |name: &str| {
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    match crate::pages::accounts(
+        &state.store,
+        &params,
+        get("q"),
+        get("tier"),
         &lang,
         &csrf,
         &user.username,

@@ -25,6 +25,7 @@ pub struct Texts {
     overview: &'static str,
     drivers: &'static str,
     feedback: &'static str,
+    accounts: &'static str,
     surveys: &'static str,
     sign_out: &'static str,
     target: &'static str,
@@ -60,6 +61,7 @@ const ZH: Texts = Texts {
     overview: "总览",
     drivers: "驱动因素",
     feedback: "反馈",
+    accounts: "客户",
     surveys: "问卷",
     sign_out: "退出",
     target: "结果指标",
@@ -95,6 +97,7 @@ const EN: Texts = Texts {
     overview: "Overview",
     drivers: "Drivers",
     feedback: "Feedback",
+    accounts: "Accounts",
     surveys: "Surveys",
     sign_out: "Sign out",
     target: "Outcome",
@@ -567,5 +570,161 @@ mod tests {
         assert_eq!(polarity_range((1, 7), "negative"), Some((1, 3)));
         assert_eq!(polarity_range((1, 7), "positive"), Some((5, 7)));
         assert_eq!(polarity_range((1, 5), "all"), None);
+    }
+}
+
+/// An account row as shown.
+pub struct AccountRow {
+    code: String,
+    name: String,
+    tier: String,
+    region: String,
+    responses: u64,
+    last: String,
+    nps: String,
+    revenue: String,
+    growth: String,
+    growth_class: &'static str,
+}
+
+/// `/app/accounts`.
+#[derive(Template)]
+#[template(path = "accounts.html")]
+pub struct AccountsPage {
+    t: &'static Texts,
+    c: Chrome,
+    search: String,
+    tier: String,
+    rows: Vec<AccountRow>,
+    hidden: Vec<(String, String)>,
+    labels: [&'static str; 8],
+}
+
+/// Accounts shown per page.
+pub const ACCOUNTS: i64 = 500;
+
+/// Builds the accounts list.
+#[allow(clippy::too_many_arguments)]
+pub async fn accounts(
+    store: &AnyStore,
+    params: &ViewParams,
+    search: Option<String>,
+    tier: Option<String>,
+    lang: &str,
+    csrf: &str,
+    username: &str,
+) -> Result<AccountsPage, ApiError> {
+    let t = texts(lang);
+    let survey = chosen(store, params).await?;
+    let zh = lang.starts_with("zh");
+    let mut page = AccountsPage {
+        t,
+        c: chrome(survey.as_ref(), lang, csrf, username, params),
+        search: search.clone().unwrap_or_default(),
+        tier: tier.clone().unwrap_or_default(),
+        rows: Vec::new(),
+        hidden: vec![
+            ("survey".into(), params.survey.clone().unwrap_or_default()),
+            ("lang".into(), lang.into()),
+        ],
+        labels: if zh {
+            [
+                "客户",
+                "级别",
+                "区域",
+                "回答数",
+                "最近回答",
+                "NPS (n)",
+                "近 12 个月收入",
+                "同比增长",
+            ]
+        } else {
+            [
+                "Account",
+                "Tier",
+                "Region",
+                "Responses",
+                "Last response",
+                "NPS (n)",
+                "Revenue, last 12 months",
+                "Growth",
+            ]
+        },
+    };
+    let Some(survey) = survey else {
+        return Ok(page);
+    };
+    let nps_q = survey
+        .definition
+        .first_of(QuestionKind::Nps)
+        .map(|q| q.id.clone())
+        .unwrap_or_default();
+    let list = store
+        .account_summaries(
+            survey.id,
+            &nps_q,
+            search.as_deref(),
+            tier.as_deref(),
+            ACCOUNTS,
+        )
+        .await?;
+    page.rows = list
+        .into_iter()
+        .map(|a| {
+            let (p, d, n) = a.nps;
+            let growth = (a.revenue_prior > 0)
+                .then(|| 100.0 * (a.revenue - a.revenue_prior) as f64 / a.revenue_prior as f64);
+            AccountRow {
+                code: a.code,
+                name: a.name,
+                tier: a.tier,
+                region: a.region,
+                responses: a.responses,
+                last: a
+                    .last_response
+                    .map(|l| l.chars().take(10).collect())
+                    .unwrap_or_default(),
+                nps: if n > 0 {
+                    format!("{:.0} ({n})", 100.0 * (p as f64 - d as f64) / n as f64)
+                } else {
+                    "—".into()
+                },
+                revenue: money(a.revenue),
+                growth: growth
+                    .map(|g| format!("{g:+.1}%"))
+                    .unwrap_or_else(|| "—".into()),
+                growth_class: match growth {
+                    Some(g) if g < 0.0 => "down",
+                    Some(_) => "up",
+                    None => "",
+                },
+            }
+        })
+        .collect();
+    Ok(page)
+}
+
+/// Minor units as a whole amount with thousands separators.
+fn money(minor: i64) -> String {
+    let whole = (minor as f64 / 100.0).round() as i64;
+    let digits = whole.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if whole < 0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod money_tests {
+    #[test]
+    fn money_has_separators() {
+        assert_eq!(super::money(1_280_000), "12,800");
+        assert_eq!(super::money(99), "1");
+        assert_eq!(super::money(-123_456_789), "-1,234,568");
+        assert_eq!(super::money(0), "0");
     }
 }

@@ -1641,3 +1641,51 @@ async fn drivers_and_feedback_pages() {
         .expect("get");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn accounts_list_with_survey_figures() {
+    let s = start(0).await;
+    let token = s.token("admin", "admin", "write").await;
+    let c = client();
+    for (i, nps) in [10, 9, 3].iter().enumerate() {
+        let contact = ["P001", "P002", "P003"][i];
+        let body = json!({"answers": {"nps": nps}, "contact": contact});
+        let r = c
+            .post(format!(
+                "{}/api/v1/surveys/relationship-2026/responses",
+                s.url
+            ))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    // A response naming its contact counts for the contact's account.
+    let b = signed_in(&s, "ann").await;
+    let page = b
+        .get(format!("{}/app/accounts?lang=en", s.url))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("华东精密") && page.contains("C001"));
+    assert!(page.contains("Revenue, last 12 months"));
+    assert!(page.contains("<td class=\"n\">3</td>"), "three responses");
+    assert!(page.contains("33 (3)"), "NPS of the account: (2 − 1) / 3");
+    let none = b
+        .get(format!(
+            "{}/app/accounts?lang=zh&q=nothing-like-this",
+            s.url
+        ))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(!none.contains("C001") && none.contains("近 12 个月收入"));
+}

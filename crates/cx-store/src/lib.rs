@@ -481,6 +481,8 @@ delegate_server! {
     answer_matrix(slice: &ResponseSlice, days: (Option<i32>, Option<i32>), questions: &[String], limit: i64) -> Vec<Vec<Option<i64>>>;
     verbatims(q: &server::VerbatimQuery, limit: i64, offset: i64) -> (Vec<server::Verbatim>, u64);
     verbatim_scores(q: &server::VerbatimQuery) -> Vec<(Option<i64>, u64)>;
+    account_summaries(survey: SurveyId, nps_question: &str, search: Option<&str>, tier: Option<&str>, limit: i64) -> Vec<server::AccountSummary>;
+    contact_account(contact: ContactId) -> Option<AccountId>;
     invitation_counts(survey: SurveyId) -> (u64, u64);
     invitation(token_hash: &str) -> Option<server::Invitation>;
     create_user(username: &str, hash: &str, role: &str) -> i64;

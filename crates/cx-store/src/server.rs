@@ -128,6 +128,29 @@ pub struct Verbatim {
     pub region: String,
 }
 
+/// An account with its survey and revenue figures, for the accounts list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSummary {
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Tier ("" if none).
+    pub tier: String,
+    /// Region ("" if none).
+    pub region: String,
+    /// Responses to the survey.
+    pub responses: u64,
+    /// The latest response (UTC).
+    pub last_response: Option<String>,
+    /// NPS answers: promoters, detractors, all.
+    pub nps: (u64, u64, u64),
+    /// Revenue (minor units) in the 365 days up to the latest transaction day.
+    pub revenue: i64,
+    /// Revenue in the 365 days before that.
+    pub revenue_prior: i64,
+}
+
 /// Which verbatims: the slice, a day window, the questions and a search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerbatimQuery {
@@ -195,6 +218,18 @@ pub trait ServerStore {
         &self,
         q: &VerbatimQuery,
     ) -> Result<Vec<(Option<i64>, u64)>, StoreError>;
+    /// Accounts matching `search` (name or code) and `tier`, by revenue, with the
+    /// survey's response count, latest response and NPS counts for `nps_question`.
+    async fn account_summaries(
+        &self,
+        survey: SurveyId,
+        nps_question: &str,
+        search: Option<&str>,
+        tier: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AccountSummary>, StoreError>;
+    /// The account a contact belongs to.
+    async fn contact_account(&self, contact: ContactId) -> Result<Option<AccountId>, StoreError>;
     /// Invitations sent for a survey and how many were answered.
     async fn invitation_counts(&self, survey: SurveyId) -> Result<(u64, u64), StoreError>;
     /// The invitation with this token hash.
@@ -710,6 +745,82 @@ macro_rules! impl_server_store {
                 rows.iter()
                     .map(|r| Ok((r.try_get(0)?, r.try_get::<i64, _>(1)? as u64)))
                     .collect()
+            }
+
+            async fn account_summaries(
+                &self,
+                survey: cx_core::model::SurveyId,
+                nps_question: &str,
+                search: Option<&str>,
+                tier: Option<&str>,
+                limit: i64,
+            ) -> Result<Vec<$crate::server::AccountSummary>, $crate::StoreError> {
+                use sqlx::Row;
+                let pattern = search
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+                let rows = sqlx::query(
+                    "SELECT a.external_id, a.name, COALESCE(a.tier, ''), COALESCE(a.region, ''),
+                            COALESCE(r.n, 0), r.last, COALESCE(r.promoters, 0), COALESCE(r.detractors, 0),
+                            COALESCE(r.nps_n, 0), COALESCE(t.recent, 0), COALESCE(t.prior, 0)
+                     FROM accounts a
+                     LEFT JOIN (
+                       SELECT r.account_id, COUNT(*) AS n, MAX(r.submitted_at) AS last,
+                              CAST(SUM(CASE WHEN x.value_int >= 9 THEN 1 ELSE 0 END) AS BIGINT) AS promoters,
+                              CAST(SUM(CASE WHEN x.value_int <= 6 THEN 1 ELSE 0 END) AS BIGINT) AS detractors,
+                              COUNT(x.value_int) AS nps_n
+                       FROM responses r LEFT JOIN answers x ON x.response_id = r.id AND x.question_id = $1
+                       WHERE r.survey_id = $2 AND r.account_id IS NOT NULL GROUP BY r.account_id) r
+                       ON r.account_id = a.id
+                     LEFT JOIN (
+                       SELECT account_id,
+                              CAST(SUM(CASE WHEN day > m.d - 365 THEN amount_minor ELSE 0 END) AS BIGINT) AS recent,
+                              CAST(SUM(CASE WHEN day <= m.d - 365 THEN amount_minor ELSE 0 END) AS BIGINT) AS prior
+                       FROM transactions, (SELECT MAX(day) AS d FROM transactions) m
+                       WHERE account_id IS NOT NULL AND day > m.d - 730 GROUP BY account_id) t
+                       ON t.account_id = a.id
+                     WHERE ($3 IS NULL OR LOWER(a.name) LIKE $3 ESCAPE '\\' OR LOWER(a.external_id) LIKE $3 ESCAPE '\\')
+                       AND ($4 IS NULL OR a.tier = $4)
+                     ORDER BY COALESCE(t.recent, 0) DESC, a.external_id LIMIT $5",
+                )
+                .bind(nps_question)
+                .bind(survey.0)
+                .bind(pattern)
+                .bind(tier.map(str::trim).filter(|t| !t.is_empty()))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::server::AccountSummary {
+                            code: r.try_get(0)?,
+                            name: r.try_get(1)?,
+                            tier: r.try_get(2)?,
+                            region: r.try_get(3)?,
+                            responses: r.try_get::<i64, _>(4)? as u64,
+                            last_response: r.try_get(5)?,
+                            nps: (
+                                r.try_get::<i64, _>(6)? as u64,
+                                r.try_get::<i64, _>(7)? as u64,
+                                r.try_get::<i64, _>(8)? as u64,
+                            ),
+                            revenue: r.try_get(9)?,
+                            revenue_prior: r.try_get(10)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn contact_account(
+                &self,
+                contact: cx_core::model::ContactId,
+            ) -> Result<Option<cx_core::model::AccountId>, $crate::StoreError> {
+                let id: Option<i64> = sqlx::query_scalar("SELECT account_id FROM contacts WHERE id = $1")
+                    .bind(contact.0)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(id.map(cx_core::model::AccountId))
             }
 
             async fn invitation_counts(

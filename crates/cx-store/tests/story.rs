@@ -552,6 +552,39 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
             .is_empty()
     );
 
+    // Accounts with their survey figures and revenue, by revenue; search and tier.
+    let all = store.account_summaries(id, "nps", None, None, 100).await?;
+    assert!(all.len() >= 3);
+    assert!(all.windows(2).all(|w| w[0].revenue >= w[1].revenue));
+    let c0 = all.iter().find(|a| a.code == "C000").expect("C000");
+    assert_eq!((c0.responses, c0.nps), (1, (1, 0, 1)));
+    assert_eq!(c0.last_response.as_deref(), Some("2026-11-23T08:00:00Z"));
+    assert_eq!((c0.tier.as_str(), c0.region.as_str()), ("key", "华东"));
+    let found = store
+        .account_summaries(id, "nps", Some("c000"), None, 100)
+        .await?;
+    assert_eq!(
+        found.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(),
+        vec!["C000"]
+    );
+    let by_name = store
+        .account_summaries(id, "nps", Some("客户1"), None, 100)
+        .await?;
+    assert_eq!(
+        by_name.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(),
+        vec!["C001"]
+    );
+    let key = store
+        .account_summaries(id, "nps", None, Some("key"), 100)
+        .await?;
+    assert!(key.iter().all(|a| a.tier == "key") && !key.is_empty());
+    assert!(
+        store
+            .account_summaries(id, "nps", Some("%"), None, 100)
+            .await?
+            .is_empty()
+    );
+
     // Survey changes: update, slug conflicts, no deleting a survey with responses.
     let mut changed = def.clone();
     changed.title.en = Some("Changed".into());
