@@ -47,7 +47,11 @@ impl SqliteStore {
             // 64 MiB of page cache per connection keeps the unique-key index of
             // a big import in memory.
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Connections share the operating system's cache of the file instead
+            // of each warming its own page cache (a cold connection read 1M
+            // responses three times slower).
+            .pragma("mmap_size", "1073741824");
         let in_memory = url.contains(":memory:");
         let pool = SqlitePoolOptions::new()
             // An in-memory database exists once per connection: keep exactly one.
