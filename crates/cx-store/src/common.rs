@@ -489,6 +489,84 @@ macro_rules! impl_store {
                     })
                     .collect()
             }
+
+            async fn day_pairs_all(
+                &self,
+                slice: &$crate::ResponseSlice,
+                questions: &[String],
+            ) -> Result<Vec<(usize, usize, $crate::DayPair)>, $crate::StoreError> {
+                use sqlx::Row;
+                let q = questions.len();
+                if q < 2 {
+                    return Ok(Vec::new());
+                }
+                // Inner: one row per response with each question's score as v0, v1, …;
+                // outer: per group and day, for every pair, n and the three sums.
+                let (_, _, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 2 + q)?;
+                let k = slice.by.len();
+                let mut keys = String::new();
+                let mut outer_keys = String::new();
+                for (i, field) in slice.by.iter().enumerate() {
+                    keys.push_str(&format!("{} AS k{i}, ", $crate::field_expr(&$dialect, field)?));
+                    outer_keys.push_str(&format!("k{i}, "));
+                }
+                let mut values = String::new();
+                let mut list = Vec::new();
+                for i in 0..q {
+                    values.push_str(&format!(", MAX(CASE WHEN a.question_id = ${} THEN a.value_int END) AS v{i}", i + 2));
+                    list.push(format!("${}", i + 2));
+                }
+                let mut sums = String::new();
+                let mut pairs = Vec::new();
+                for i in 0..q {
+                    for j in i + 1..q {
+                        sums.push_str(&format!(
+                            ", CAST(SUM(CASE WHEN v{i} IS NOT NULL AND v{j} IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT),
+                               CAST(SUM(CASE WHEN v{j} IS NOT NULL THEN v{i} END) AS BIGINT),
+                               CAST(SUM(CASE WHEN v{i} IS NOT NULL THEN v{j} END) AS BIGINT),
+                               CAST(SUM(v{i} * v{j}) AS BIGINT)"
+                        ));
+                        pairs.push((i, j));
+                    }
+                }
+                let sql = format!(
+                    "SELECT {outer_keys} day{sums} FROM (
+                       SELECT {keys} r.submitted_day AS day{values}
+                       FROM responses r JOIN answers a ON a.response_id = r.id
+                       WHERE r.survey_id = $1 AND a.question_id IN ({}) AND a.value_int IS NOT NULL {filter}
+                       GROUP BY r.id) p
+                     GROUP BY {outer_keys} day",
+                    list.join(", ")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(slice.survey.0);
+                for question in questions {
+                    query = query.bind(question);
+                }
+                for b in &binds {
+                    query = query.bind(b);
+                }
+                let mut out = Vec::new();
+                for row in query.fetch_all(&self.pool).await? {
+                    let key = (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?;
+                    let day = row.try_get::<i64, _>(k)? as i32;
+                    for (p, (i, j)) in pairs.iter().enumerate() {
+                        let c = k + 1 + 4 * p;
+                        let n = row.try_get::<Option<i64>, _>(c)?.unwrap_or(0);
+                        if n == 0 {
+                            continue;
+                        }
+                        out.push((*i, *j, $crate::DayPair {
+                            key: key.clone(),
+                            day,
+                            n: n as u64,
+                            sum_x: row.try_get::<Option<i64>, _>(c + 1)?.unwrap_or(0),
+                            sum_y: row.try_get::<Option<i64>, _>(c + 2)?.unwrap_or(0),
+                            sum_xy: row.try_get::<Option<i64>, _>(c + 3)?.unwrap_or(0),
+                        }));
+                    }
+                }
+                Ok(out)
+            }
         }
 
         impl $ty {

@@ -315,6 +315,13 @@ pub trait Store {
         x: &str,
         y: &str,
     ) -> Result<Vec<DayPair>, StoreError>;
+    /// Push-down: pair sums of every pair `(i, j)`, `i < j`, of `questions` per
+    /// group × day, in one pass over the answers (what `day_pairs` gives for each pair).
+    async fn day_pairs_all(
+        &self,
+        slice: &ResponseSlice,
+        questions: &[String],
+    ) -> Result<Vec<(usize, usize, DayPair)>, StoreError>;
 }
 
 /// Either backend, chosen by URL.
@@ -458,6 +465,13 @@ impl Store for AnyStore {
         y: &str,
     ) -> Result<Vec<DayPair>, StoreError> {
         delegate!(self, s => s.day_pairs(slice, x, y).await)
+    }
+    async fn day_pairs_all(
+        &self,
+        slice: &ResponseSlice,
+        questions: &[String],
+    ) -> Result<Vec<(usize, usize, DayPair)>, StoreError> {
+        delegate!(self, s => s.day_pairs_all(slice, questions).await)
     }
 }
 

@@ -80,17 +80,14 @@ pub async fn survey_metrics<S: Store>(
         })
         .collect();
     if dims.len() > 1 {
-        for (a, (i, qi)) in dims.iter().enumerate() {
-            for (j, qj) in &dims[a + 1..] {
-                for p in store.day_pairs(&request.slice, qi, qj).await? {
-                    let Some(b) = bucket_of(p.day) else { continue };
-                    let acc = groups
-                        .entry((p.key, b))
-                        .or_insert_with(|| GroupAccumulator::new(spec));
-                    acc.pairs_mut()
-                        .add_pair(*i, *j, p.n, p.sum_x, p.sum_y, p.sum_xy);
-                }
-            }
+        let questions: Vec<String> = dims.iter().map(|(_, q)| (*q).clone()).collect();
+        for (a, b, p) in store.day_pairs_all(&request.slice, &questions).await? {
+            let Some(bucket) = bucket_of(p.day) else { continue };
+            let acc = groups
+                .entry((p.key, bucket))
+                .or_insert_with(|| GroupAccumulator::new(spec));
+            acc.pairs_mut()
+                .add_pair(dims[a].0, dims[b].0, p.n, p.sum_x, p.sum_y, p.sum_xy);
         }
     }
     let buckets = groups
