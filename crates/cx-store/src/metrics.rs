@@ -82,7 +82,9 @@ pub async fn survey_metrics<S: Store>(
     if dims.len() > 1 {
         let questions: Vec<String> = dims.iter().map(|(_, q)| (*q).clone()).collect();
         for (a, b, p) in store.day_pairs_all(&request.slice, &questions).await? {
-            let Some(bucket) = bucket_of(p.day) else { continue };
+            let Some(bucket) = bucket_of(p.day) else {
+                continue;
+            };
             let acc = groups
                 .entry((p.key, bucket))
                 .or_insert_with(|| GroupAccumulator::new(spec));

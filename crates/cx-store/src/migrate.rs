@@ -5,14 +5,20 @@
 pub(crate) const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_server.sql")),
-    (3, include_str!("../migrations/sqlite/0003_dashboard_indexes.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_dashboard_indexes.sql"),
+    ),
 ];
 
 /// `(version, sql)` for PostgreSQL.
 pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_server.sql")),
-    (3, include_str!("../migrations/postgres/0003_dashboard_indexes.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_dashboard_indexes.sql"),
+    ),
 ];
 
 /// Applies the migrations in `$list` that `$pool` has not seen.
