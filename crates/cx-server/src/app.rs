@@ -138,6 +138,45 @@ fn with_cookie(mut r: Response, value: &str) -> Response {
     r
 }
 
+/// What every signed-in page needs.
+struct PageRequest {
+    user: cx_store::server::User,
+    csrf: String,
+    lang: String,
+    query: String,
+    params: crate::dashboard::ViewParams,
+}
+
+/// The signed-in user, language and view of a page request; a redirect to the
+/// sign-in page when there is no session.
+async fn page_request(
+    state: &Shared,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+) -> Result<PageRequest, Response> {
+    let (user, csrf) = match session_user(state, headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(Redirect::to("/app/login").into_response()),
+        Err(e) => return Err(e.into_response()),
+    };
+    let query = uri.query().unwrap_or("").to_string();
+    Ok(PageRequest {
+        user,
+        csrf,
+        lang: view_language(uri, headers),
+        params: crate::dashboard::ViewParams::parse(&query),
+        query,
+    })
+}
+
+/// A non-empty query parameter.
+fn query_value(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// The interface language: `?lang=`, else `Accept-Language`.
 fn view_language(uri: &axum::http::Uri, headers: &HeaderMap) -> String {
     let explicit = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
@@ -151,20 +190,18 @@ async fn overview(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let (user, csrf) = match session_user(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/app/login").into_response(),
-        Err(e) => return e.into_response(),
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let lang = view_language(&uri, &headers);
-    let params = crate::dashboard::ViewParams::parse(uri.query().unwrap_or(""));
+    let (params, lang) = (&p.params, &p.lang);
     let viewer = crate::dashboard::Viewer {
-        lang: &lang,
-        csrf: &csrf,
-        username: &user.username,
+        lang,
+        csrf: &p.csrf,
+        username: &p.user.username,
         standalone: false,
     };
-    match crate::dashboard::overview(&state.store, &params, &viewer).await {
+    match crate::dashboard::overview(&state.store, params, &viewer).await {
         Ok(view) => html(StatusCode::OK, view.render()),
         Err(e) => e.into_response(),
     }
@@ -175,17 +212,18 @@ async fn drivers_page(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let (user, csrf) = match session_user(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/app/login").into_response(),
-        Err(e) => return e.into_response(),
+    let PageRequest {
+        user,
+        csrf,
+        lang,
+        query,
+        params,
+    } = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let lang = view_language(&uri, &headers);
-    let query = uri.query().unwrap_or("");
-    let params = crate::dashboard::ViewParams::parse(query);
-    let target = form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "target")
-        .map(|(_, v)| v.into_owned());
+    let query = query.as_str();
+    let target = query_value(query, "target");
     match crate::pages::drivers(
         &state.store,
         &params,
@@ -206,20 +244,18 @@ async fn feedback_page(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let (user, csrf) = match session_user(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/app/login").into_response(),
-        Err(e) => return e.into_response(),
+    let PageRequest {
+        user,
+        csrf,
+        lang,
+        query,
+        params,
+    } = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let lang = view_language(&uri, &headers);
-    let query = uri.query().unwrap_or("");
-    let params = crate::dashboard::ViewParams::parse(query);
-    let get = |name: &str| {
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let query = query.as_str();
+    let get = |name: &str| query_value(query, name);
     let page_no = get("page").and_then(|p| p.parse().ok()).unwrap_or(0);
     match crate::pages::feedback(
         &state.store,
@@ -243,20 +279,18 @@ async fn accounts_page(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    let (user, csrf) = match session_user(&state, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Redirect::to("/app/login").into_response(),
-        Err(e) => return e.into_response(),
+    let PageRequest {
+        user,
+        csrf,
+        lang,
+        query,
+        params,
+    } = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let lang = view_language(&uri, &headers);
-    let query = uri.query().unwrap_or("");
-    let params = crate::dashboard::ViewParams::parse(query);
-    let get = |name: &str| {
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let query = query.as_str();
+    let get = |name: &str| query_value(query, name);
     match crate::pages::accounts(
         &state.store,
         &params,
@@ -275,20 +309,18 @@ async fn accounts_page(
 
 /// The overview as a self-contained HTML file (inline SVG, no external requests).
 async fn report(State(state): State<Shared>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
-    let user = match session_user(&state, &headers).await {
-        Ok(Some((u, _))) => u,
-        Ok(None) => return Redirect::to("/app/login").into_response(),
-        Err(e) => return e.into_response(),
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
     };
-    let lang = view_language(&uri, &headers);
-    let params = crate::dashboard::ViewParams::parse(uri.query().unwrap_or(""));
+    let (params, lang) = (&p.params, &p.lang);
     let viewer = crate::dashboard::Viewer {
-        lang: &lang,
+        lang,
         csrf: "",
-        username: &user.username,
+        username: &p.user.username,
         standalone: true,
     };
-    match crate::dashboard::overview(&state.store, &params, &viewer).await {
+    match crate::dashboard::overview(&state.store, params, &viewer).await {
         Ok(view) => {
             let mut r = html(StatusCode::OK, view.render());
             r.headers_mut().insert(

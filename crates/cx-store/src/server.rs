@@ -898,22 +898,13 @@ macro_rules! impl_server_store {
                 &self,
                 username: &str,
             ) -> Result<Option<$crate::server::User>, $crate::StoreError> {
-                use sqlx::Row;
                 let row = sqlx::query(
                     "SELECT id, username, password_hash, role FROM users WHERE username = $1",
                 )
                 .bind(username)
                 .fetch_optional(&self.pool)
                 .await?;
-                row.map(|r| {
-                    Ok($crate::server::User {
-                        id: r.try_get(0)?,
-                        username: r.try_get(1)?,
-                        password_hash: r.try_get(2)?,
-                        role: r.try_get(3)?,
-                    })
-                })
-                .transpose()
+                row.map(|r| $crate::server::user_row(&r)).transpose()
             }
 
             async fn user_count(&self) -> Result<u64, $crate::StoreError> {
@@ -959,12 +950,7 @@ macro_rules! impl_server_store {
                 .await?;
                 row.map(|r| {
                     Ok((
-                        $crate::server::User {
-                            id: r.try_get(0)?,
-                            username: r.try_get(1)?,
-                            password_hash: r.try_get(2)?,
-                            role: r.try_get(3)?,
-                        },
+                        $crate::server::user_row(&r)?,
                         r.try_get(4)?,
                     ))
                 })
@@ -1017,12 +1003,7 @@ macro_rules! impl_server_store {
                 .await?;
                 row.map(|r| {
                     Ok((
-                        $crate::server::User {
-                            id: r.try_get(0)?,
-                            username: r.try_get(1)?,
-                            password_hash: r.try_get(2)?,
-                            role: r.try_get(3)?,
-                        },
+                        $crate::server::user_row(&r)?,
                         r.try_get(4)?,
                     ))
                 })
@@ -1064,6 +1045,21 @@ macro_rules! impl_server_store {
     };
 }
 pub(crate) use impl_server_store;
+
+/// The user in columns 0–3 (id, username, password_hash, role) of a row.
+pub(crate) fn user_row<R: sqlx::Row>(r: &R) -> Result<User, StoreError>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(User {
+        id: r.try_get(0)?,
+        username: r.try_get(1)?,
+        password_hash: r.try_get(2)?,
+        role: r.try_get(3)?,
+    })
+}
 
 /// A bound value of a verbatim query.
 #[derive(Debug, Clone)]

@@ -827,7 +827,12 @@ fn report_writes_a_self_contained_html_file() {
     let html = std::fs::read_to_string(&out).expect("written");
     assert!(html.contains("<svg") && html.contains("Breakdown: sales_team"));
     assert!(html.contains("class=\"big\""), "tiles");
-    assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("<link"));
+    assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("href=\"http"));
+    // The only link is the empty inline icon (which keeps browsers from asking for one).
+    assert_eq!(
+        html.matches("<link").count(),
+        html.matches("<link rel=\"icon\" href=\"data:,\">").count()
+    );
     // Filters narrow it; a PDF is refused with a clear message; a bad filter too.
     ok(
         &db,
