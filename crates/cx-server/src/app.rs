@@ -29,6 +29,7 @@ pub fn routes() -> Router<Shared> {
         .route("/app/drivers", get(drivers_page))
         .route("/app/feedback", get(feedback_page))
         .route("/app/accounts", get(accounts_page))
+        .route("/app/accounts/{code}", get(account_page))
         .route("/app/surveys", get(home))
         .route("/app/login", get(login_page).post(login))
         .route("/app/logout", post(logout))
@@ -303,6 +304,25 @@ async fn accounts_page(
     .await
     {
         Ok(page) => html(StatusCode::OK, page.render()),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn account_page(
+    State(state): State<Shared>,
+    axum::extract::Path(code): axum::extract::Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match crate::pages::account(&state.store, &code, &p.lang, &p.csrf, &p.user.username).await {
+        Ok(Some(page)) => html(StatusCode::OK, page.render()),
+        Ok(None) => {
+            crate::error::ApiError::not_found(format!("no account {code:?}")).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }

@@ -728,3 +728,144 @@ mod money_tests {
         assert_eq!(super::money(0), "0");
     }
 }
+
+/// `/app/accounts/{code}`.
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage {
+    t: &'static Texts,
+    c: Chrome,
+    labels: [&'static str; 14],
+    facts: Vec<(&'static str, String)>,
+    contacts: Vec<(String, String, String, String)>,
+    responses: Vec<(String, String, String, String, String)>,
+    total: String,
+    transactions: Vec<(String, String, String, String, String)>,
+    interactions: Vec<(String, String, String)>,
+}
+
+/// Responses, transactions and interactions shown on an account page.
+pub const HISTORY: i64 = 50;
+
+/// Builds an account's page; `None` when there is no such account.
+pub async fn account(
+    store: &AnyStore,
+    code: &str,
+    lang: &str,
+    csrf: &str,
+    username: &str,
+) -> Result<Option<AccountPage>, ApiError> {
+    let Some(d) = store.account_detail(code, HISTORY).await? else {
+        return Ok(None);
+    };
+    let t = texts(lang);
+    let zh = lang.starts_with("zh");
+    let labels = if zh {
+        [
+            "编号",
+            "行业",
+            "区域",
+            "级别",
+            "销售团队",
+            "负责人",
+            "起始",
+            "终止",
+            "关键人物",
+            "最近回答",
+            "交易",
+            "互动",
+            "合计",
+            "笔",
+        ]
+    } else {
+        [
+            "Code",
+            "Industry",
+            "Region",
+            "Tier",
+            "Sales team",
+            "Owner",
+            "Since",
+            "Until",
+            "Key people",
+            "Latest responses",
+            "Transactions",
+            "Interactions",
+            "Total",
+            "orders",
+        ]
+    };
+    let [
+        code_,
+        name,
+        industry,
+        region,
+        tier,
+        team,
+        owner,
+        since,
+        until,
+    ] = d.fields;
+    let facts = [
+        (labels[0], code_),
+        (labels[1], industry),
+        (labels[2], region),
+        (labels[3], tier),
+        (labels[4], team),
+        (labels[5], owner),
+        (labels[6], since),
+        (labels[7], until),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .collect();
+    let summary = |answers: &[(String, Option<i64>, Option<String>)]| -> (String, String) {
+        let scores = answers
+            .iter()
+            .filter_map(|(q, v, _)| v.map(|v| format!("{q} {v}")))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        let text = answers
+            .iter()
+            .filter_map(|(_, _, t)| t.clone())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        (scores, text)
+    };
+    let params = ViewParams::parse("");
+    let mut c = chrome(None, lang, csrf, username, &params);
+    c.title = name;
+    Ok(Some(AccountPage {
+        t,
+        c,
+        labels,
+        facts,
+        contacts: d
+            .contacts
+            .into_iter()
+            .map(|(code, name, role, influence)| (name, code, role, format!("{influence:.2}")))
+            .collect(),
+        responses: d
+            .responses
+            .into_iter()
+            .map(|(at, survey, channel, answers)| {
+                let (scores, text) = summary(&answers);
+                (at.chars().take(10).collect(), survey, channel, scores, text)
+            })
+            .collect(),
+        total: format!(
+            "{} · {} {}",
+            money(d.transaction_totals.1),
+            d.transaction_totals.0,
+            labels[13]
+        ),
+        transactions: d
+            .transactions
+            .into_iter()
+            .map(|(date, order, amount, currency, line)| {
+                (date, order, money(amount), currency, line)
+            })
+            .collect(),
+        interactions: d.interactions,
+    }))
+}

@@ -496,6 +496,7 @@ delegate_server! {
     verbatims(q: &server::VerbatimQuery, limit: i64, offset: i64) -> (Vec<server::Verbatim>, u64);
     verbatim_scores(q: &server::VerbatimQuery) -> Vec<(Option<i64>, u64)>;
     account_summaries(survey: SurveyId, nps_question: &str, search: Option<&str>, tier: Option<&str>, limit: i64) -> Vec<server::AccountSummary>;
+    account_detail(code: &str, limit: i64) -> Option<server::AccountDetail>;
     contact_account(contact: ContactId) -> Option<AccountId>;
     invitation_counts(survey: SurveyId) -> (u64, u64);
     invitation(token_hash: &str) -> Option<server::Invitation>;

@@ -9,6 +9,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_dashboard_indexes.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_account_indexes.sql"),
+    ),
 ];
 
 /// `(version, sql)` for PostgreSQL.
@@ -18,6 +22,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (
         3,
         include_str!("../migrations/postgres/0003_dashboard_indexes.sql"),
+    ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_account_indexes.sql"),
     ),
 ];
 

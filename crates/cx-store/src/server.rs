@@ -151,6 +151,32 @@ pub struct AccountSummary {
     pub revenue_prior: i64,
 }
 
+/// A response on an account page: `(submitted_at, survey slug, channel, answers as
+/// (question, score, text))`.
+pub type AccountResponse = (
+    String,
+    String,
+    String,
+    Vec<(String, Option<i64>, Option<String>)>,
+);
+
+/// One account with its people and history, for the account page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountDetail {
+    /// Code, name, industry, region, tier, sales team, owner, since, until ("" when unknown).
+    pub fields: [String; 9],
+    /// `(code, name, role, influence)` by influence.
+    pub contacts: Vec<(String, String, String, f64)>,
+    /// Newest responses: `(submitted_at, survey slug, channel, answers as (question, score, text))`.
+    pub responses: Vec<AccountResponse>,
+    /// All transactions: count and total (minor units).
+    pub transaction_totals: (u64, i64),
+    /// Newest transactions: `(date, order, amount minor, currency, product line)`.
+    pub transactions: Vec<(String, String, i64, String, String)>,
+    /// Newest interactions: `(date, kind, note)`.
+    pub interactions: Vec<(String, String, String)>,
+}
+
 /// Which verbatims: the slice, a day window, the questions and a search.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerbatimQuery {
@@ -228,6 +254,13 @@ pub trait ServerStore {
         tier: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AccountSummary>, StoreError>;
+    /// An account by code with its contacts and its newest `limit` responses,
+    /// transactions and interactions.
+    async fn account_detail(
+        &self,
+        code: &str,
+        limit: i64,
+    ) -> Result<Option<AccountDetail>, StoreError>;
     /// The account a contact belongs to.
     async fn contact_account(&self, contact: ContactId) -> Result<Option<AccountId>, StoreError>;
     /// Invitations sent for a survey and how many were answered.
@@ -810,6 +843,98 @@ macro_rules! impl_server_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn account_detail(
+                &self,
+                code: &str,
+                limit: i64,
+            ) -> Result<Option<$crate::server::AccountDetail>, $crate::StoreError> {
+                use sqlx::Row;
+                let Some(a) = sqlx::query(
+                    "SELECT id, external_id, name, COALESCE(industry, ''), COALESCE(region, ''), COALESCE(tier, ''),
+                            COALESCE(sales_team, ''), COALESCE(owner, ''), COALESCE(since, ''), COALESCE(until, '')
+                     FROM accounts WHERE external_id = $1",
+                )
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?
+                else {
+                    return Ok(None);
+                };
+                let id: i64 = a.try_get(0)?;
+                let mut fields: [String; 9] = Default::default();
+                for (i, f) in fields.iter_mut().enumerate() {
+                    *f = a.try_get(i + 1)?;
+                }
+                let contacts = sqlx::query(
+                    "SELECT external_id, name, COALESCE(role, ''), influence FROM contacts
+                     WHERE account_id = $1 ORDER BY influence DESC, external_id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .collect::<Result<Vec<_>, $crate::StoreError>>()?;
+                let rows = sqlx::query(
+                    "SELECT r.id, r.submitted_at, s.slug, r.channel FROM responses r JOIN surveys s ON s.id = r.survey_id
+                     WHERE r.account_id = $1 ORDER BY r.id DESC LIMIT $2",
+                )
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut responses = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let rid: i64 = r.try_get(0)?;
+                    let answers = sqlx::query(
+                        "SELECT question_id, value_int, value_text FROM answers WHERE response_id = $1 ORDER BY question_id",
+                    )
+                    .bind(rid)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|x| Ok((x.try_get(0)?, x.try_get(1)?, x.try_get(2)?)))
+                    .collect::<Result<Vec<_>, $crate::StoreError>>()?;
+                    responses.push((r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, answers));
+                }
+                let totals = sqlx::query(
+                    "SELECT COUNT(*), CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM transactions WHERE account_id = $1",
+                )
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+                let transactions = sqlx::query(
+                    "SELECT date, COALESCE(external_id, ''), amount_minor, currency, COALESCE(product_line, '')
+                     FROM transactions WHERE account_id = $1 ORDER BY day DESC, id DESC LIMIT $2",
+                )
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+                .collect::<Result<Vec<_>, $crate::StoreError>>()?;
+                let interactions = sqlx::query(
+                    "SELECT date, kind, COALESCE(note, '') FROM interactions
+                     WHERE account_id = $1 ORDER BY date DESC, id DESC LIMIT $2",
+                )
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<Result<Vec<_>, $crate::StoreError>>()?;
+                Ok(Some($crate::server::AccountDetail {
+                    fields,
+                    contacts,
+                    responses,
+                    transaction_totals: (totals.try_get::<i64, _>(0)? as u64, totals.try_get(1)?),
+                    transactions,
+                    interactions,
+                }))
             }
 
             async fn contact_account(

@@ -585,6 +585,23 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
             .is_empty()
     );
 
+    // One account with its people and history.
+    let detail = store.account_detail("C000", 10).await?.expect("C000");
+    assert_eq!(
+        &detail.fields[..3],
+        &["C000".to_string(), "客户0".into(), "制造".into()]
+    );
+    assert_eq!(detail.contacts[0].0, "P001");
+    assert!((detail.contacts[0].3 - 0.9).abs() < 1e-12);
+    let (at, slug, _, answers) = &detail.responses[0];
+    assert_eq!(
+        (at.as_str(), slug.as_str()),
+        ("2026-11-23T08:00:00Z", "server-story")
+    );
+    assert!(answers.contains(&("nps".into(), Some(10), None)));
+    assert!(detail.transaction_totals.0 as usize >= detail.transactions.len());
+    assert_eq!(store.account_detail("NOPE", 10).await?, None);
+
     // Survey changes: update, slug conflicts, no deleting a survey with responses.
     let mut changed = def.clone();
     changed.title.en = Some("Changed".into());
