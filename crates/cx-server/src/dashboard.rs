@@ -285,7 +285,7 @@ pub struct Overview {
     filter_summary: String,
     latest_period: String,
     tiles: Vec<Tile>,
-    trend_svg: String,
+    trend_svgs: Vec<String>,
     breakdown_svg: String,
     rows: Vec<Row>,
     sort_links: Vec<(String, String, bool)>,
@@ -394,7 +394,7 @@ pub async fn overview(
         filter_summary,
         latest_period: String::new(),
         tiles: Vec::new(),
-        trend_svg: String::new(),
+        trend_svgs: Vec::new(),
         breakdown_svg: String::new(),
         rows: Vec::new(),
         sort_links: Vec::new(),
@@ -431,14 +431,24 @@ pub async fn overview(
     let groups = trend_json["groups"].as_array().cloned().unwrap_or_default();
     view.empty = groups.is_empty();
     let period_of = |g: &Value| g["key"]["period"].as_str().unwrap_or("").to_string();
-    let mut nps_points = Vec::new();
-    for g in &groups {
-        let n = g["nps"]["n"].as_u64().unwrap_or(0);
-        if let Some(p) = point(&period_of(g), &g["nps"], "score", "ci95", n) {
-            nps_points.push(p);
+    // One trend per headline metric the survey has: the estimate and its interval band.
+    for (metric, value, interval, label) in [
+        ("nps", "score", "ci95", "NPS"),
+        ("csat", "top2_pct", "top2_ci95", "CSAT top-2 %"),
+        ("ces", "mean", "mean_ci95", "CES"),
+    ] {
+        let points: Vec<Point> = groups
+            .iter()
+            .filter_map(|g| {
+                let n = g[metric]["n"].as_u64().unwrap_or(0);
+                point(&period_of(g), &g[metric], value, interval, n)
+            })
+            .collect();
+        if !points.is_empty() {
+            view.trend_svgs
+                .push(trend(&points, &format!("{label} · {}", l.trend), label));
         }
     }
-    view.trend_svg = trend(&nps_points, &format!("NPS · {}", l.trend), "NPS");
     if let Some(last) = groups.last() {
         view.latest_period = period_of(last);
         let tile = |label: &str, m: &Value, value: &str, interval: &str, change: &str, d: usize| {

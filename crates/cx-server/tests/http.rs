@@ -1430,6 +1430,9 @@ async fn the_overview_shows_the_apis_figures_and_escapes_what_respondents_wrote(
     );
     assert!(page.contains(&format!("n {}", last["nps"]["n"])), "n shown");
     assert!(page.contains("<svg") && page.contains("Breakdown: region"));
+    // Trends for NPS and CSAT (the answers have no CES), and the breakdown bars.
+    assert_eq!(page.matches("class=\"chart\"").count(), 3);
+    assert!(page.contains("CSAT top-2 % · Trend"));
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(
         !page.contains("<script>alert(1)"),
