@@ -284,7 +284,7 @@ async fn survey_by_slug(
 enum TokenState {
     None,
     Valid(Invitation),
-    Used,
+    Used(Invitation),
     Invalid,
 }
 
@@ -298,7 +298,7 @@ async fn token_state(
     };
     Ok(match state.store.invitation(&hash_secret(token)).await? {
         Some(i) if i.survey != survey.id => TokenState::Invalid,
-        Some(i) if i.used => TokenState::Used,
+        Some(i) if i.used => TokenState::Used(i),
         Some(i) => TokenState::Valid(i),
         None => TokenState::Invalid,
     })
@@ -332,7 +332,7 @@ async fn show(
     let lang = pick_language(q.lang.as_deref(), &headers, &survey.definition.languages);
     let t = texts(&lang);
     match token_state(&state, &survey, q.t.as_deref()).await {
-        Ok(TokenState::Used) => {
+        Ok(TokenState::Used(_)) => {
             return message(StatusCode::OK, &lang, t.already, t.already, "");
         }
         Ok(TokenState::Invalid) => {
@@ -664,12 +664,10 @@ async fn submit(
     let t = texts(&lang);
     let token = field("t").trim().to_string();
     let invitation = match token_state(&state, &survey, Some(&token)).await {
-        Ok(TokenState::Valid(i)) => Some(i),
+        // A used invitation goes to the commit too: the same form sent again
+        // (a second click) finds its own response and thanks; another is refused.
+        Ok(TokenState::Valid(i) | TokenState::Used(i)) => Some(i),
         Ok(TokenState::None) => None,
-        // A used token is checked again at commit; this answers early.
-        Ok(TokenState::Used) => {
-            return message(StatusCode::CONFLICT, &lang, t.already, t.already, "");
-        }
         Ok(TokenState::Invalid) => {
             return message(
                 StatusCode::NOT_FOUND,

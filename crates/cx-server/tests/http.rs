@@ -359,6 +359,14 @@ async fn invitations_accept_one_response_and_anonymous_keeps_no_identity() {
         .await
         .expect("post");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // The same form sent again (a second click): thanked again, nothing more stored.
+    let r = c
+        .post(format!("{}/s/relationship-2026", s.url))
+        .form(&form(hidden(&page, "_k")))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     // A second response on the same token (another tab, another key): already answered.
     let r = c
         .post(format!("{}/s/relationship-2026", s.url))
@@ -1315,6 +1323,23 @@ async fn imports_through_the_api_like_the_command_line() {
     assert!(
         message.contains("nothing imported") && message.contains("line 3"),
         "{message}"
+    );
+    // An empty upload is refused and says so.
+    let r = c
+        .post(format!("{}/api/v1/imports/accounts?format=csv", s.url))
+        .bearer_auth(&admin)
+        .body("")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let e: Value = r.json().await.expect("json");
+    assert!(
+        !e["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("cxscore-upload-"),
+        "no temp path leaks: {e}"
     );
     for bad_url in [
         "/api/v1/imports/things?format=csv",
