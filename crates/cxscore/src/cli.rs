@@ -52,6 +52,9 @@ pub enum Command {
     Clv(ClvCommand),
     /// Driver analysis: which rated aspects move the outcome (relative weights, Johnson 2000).
     Drivers(DriversArgs),
+    /// Feedback text analytics: sentiment, topics with their own sentiment, main problems.
+    #[command(subcommand)]
+    Text(TextCommand),
     /// A self-contained HTML report of a survey: tiles, trend, breakdown, aspects.
     Report(ReportArgs),
     /// The web app: survey pages, invitations, the REST API (SPEC §3).
@@ -63,6 +66,49 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
 }
+
+/// `cxscore text …`.
+#[derive(Debug, Subcommand)]
+pub enum TextCommand {
+    /// One JSON object per text: lang, sentiment, score (−1…1), topics with their own sentiment, key phrases.
+    #[command(after_help = TEXT_EXAMPLES)]
+    Analyze(TextArgs),
+    /// Sentiment counts overall and per topic, and the main problems (key phrases of negative texts).
+    Problems {
+        #[command(flatten)]
+        args: TextArgs,
+        /// How many problems to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+/// What `cxscore text` reads.
+#[derive(Debug, Args)]
+pub struct TextArgs {
+    /// CSV/TSV/XLSX/JSONL/Parquet (the text column by name), a .txt file or - (one text per line; the default).
+    pub file: Option<PathBuf>,
+    /// The column holding the text (default: text, comment, review, feedback, 评论, 内容, 反馈, 意见, …).
+    #[arg(long, value_name = "COL")]
+    pub column: Option<String>,
+    /// The language of every text, or auto to detect each one.
+    #[arg(long, default_value = "auto", value_name = "auto|zh|en")]
+    pub lang: String,
+    /// Extra topics or keywords (JSON: {"topics": [{"id": "…", "zh": […], "en": […]}]}).
+    #[arg(long, value_name = "FILE")]
+    pub topics: Option<PathBuf>,
+    /// Worker threads; 0 = one per core.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Text encoding of CSV/TSV/JSONL.
+    #[arg(long, default_value = "auto", value_name = "auto|utf-8|gb18030")]
+    pub encoding: String,
+}
+
+const TEXT_EXAMPLES: &str = "Examples:
+  echo '产品质量不错，但是物流太慢了' | cxscore text analyze
+  cxscore text analyze comments.csv --column 评论 --format table
+  cxscore text problems feedback.xlsx --column text";
 
 /// `cxscore drivers`.
 #[derive(Debug, Args)]

@@ -13,11 +13,10 @@ mod progress;
 mod report;
 mod serve;
 mod survey;
+mod text;
 
 use std::io::Write;
 use std::process::ExitCode;
-
-use clap::Parser;
 
 use cli::{Cli, Command};
 
@@ -68,7 +67,15 @@ pub fn store_failure(e: cx_store::StoreError) -> Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    // Whether --format was given (commands with a natural default of their own).
+    let format_given =
+        matches.value_source("format") == Some(clap::parser::ValueSource::CommandLine);
     let result = match &cli.command {
         Command::Metrics(args) => metrics::run(args, &cli.db, cli.format),
         Command::Import(args) => import::run(args, &cli.db, cli.format),
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
         Command::Customers(cmd) => customers::run_customers(cmd, &cli.db, cli.format),
         Command::Clv(cmd) => customers::run_clv(cmd, &cli.db, cli.format),
         Command::Drivers(args) => drivers::run(args, cli.format),
+        Command::Text(cmd) => text::run(cmd, format_given.then_some(cli.format)),
         Command::Report(args) => report::run(args, &cli.db),
         Command::Serve(args) => serve::run(args, &cli.db),
         Command::User(cmd) => serve::run_user(cmd, &cli.db, cli.format),

@@ -1,0 +1,407 @@
+//! # cx-text
+//!
+//! Feedback text analytics for cxscore, in Chinese and English, offline: the
+//! language of a comment, its sentiment (positive / neutral / negative and a
+//! score in −1…1), the CX topics it talks about with each topic's own
+//! sentiment, and key phrases of what went wrong ("main problems").
+//!
+//! ```
+//! use cx_text::{Analyzer, Polarity};
+//!
+//! let analyzer = Analyzer::builtin();
+//! let a = analyzer.analyze("产品质量不错，但是物流太慢了");
+//! assert_eq!(a.lang.code(), "zh");
+//! assert_eq!(a.sentiment, Polarity::Negative);
+//! let topics: Vec<_> = a.topics.iter().map(|t| (t.topic.as_str(), t.sentiment)).collect();
+//! assert_eq!(topics, [("product_quality", Polarity::Positive), ("delivery", Polarity::Negative)]);
+//! ```
+//!
+//! How it works:
+//! - the text is normalised (`normalize`) and its language found by counting
+//!   scripts (`lang`);
+//! - two linear models (`model`), one per language, trained by
+//!   `train/train.sh` on labelled reviews (see `train/README.md`), score the
+//!   text from hashed features (`features`): character n-grams for Chinese;
+//!   words, pairs, negation scope and the VADER lexicon for English; mixed
+//!   text blends both by its share of Han characters;
+//! - contrast (`但是`, `不过`, `but`, `however`, …) shifts the weight to what
+//!   comes after it, concession (`虽然`, `although`) away from its own clause
+//!   (`clause`);
+//! - topics are keywords (`topics`), each scored on its own clause;
+//! - neutral is a score close to zero; the thresholds were calibrated on the
+//!   calibration half of the hand-labelled survey comments (`train/data/`).
+
+pub mod clause;
+pub mod cues;
+pub mod features;
+pub mod lang;
+pub mod lexicon;
+pub mod model;
+pub mod normalize;
+pub mod phrases;
+pub mod summary;
+pub mod topics;
+pub mod train;
+
+use std::sync::{Arc, OnceLock};
+
+use serde::{Deserialize, Serialize};
+
+pub use lang::Lang;
+use model::{LinearModel, sigmoid};
+pub use topics::{TopicConfig, TopicMatcher};
+
+/// What can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum TextError {
+    /// A model file that cannot be read.
+    #[error("text model: {0}")]
+    Model(String),
+    /// A topic configuration that cannot be used.
+    #[error("topic configuration: {0}")]
+    Config(String),
+}
+
+/// Positive, neutral or negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Polarity {
+    /// Praise.
+    Positive,
+    /// Neither, or balanced.
+    Neutral,
+    /// Complaint.
+    Negative,
+}
+
+impl Polarity {
+    /// `positive`, `neutral` or `negative`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Polarity::Positive => "positive",
+            Polarity::Neutral => "neutral",
+            Polarity::Negative => "negative",
+        }
+    }
+
+    /// Parse what `as_str` writes.
+    pub fn parse(text: &str) -> Option<Polarity> {
+        match text {
+            "positive" => Some(Polarity::Positive),
+            "neutral" => Some(Polarity::Neutral),
+            "negative" => Some(Polarity::Negative),
+            _ => None,
+        }
+    }
+
+    /// The polarity of a score in −1…1 with a neutral band of ±`threshold`.
+    pub fn of_score(score: f32, threshold: f32) -> Polarity {
+        if score >= threshold {
+            Polarity::Positive
+        } else if score <= -threshold {
+            Polarity::Negative
+        } else {
+            Polarity::Neutral
+        }
+    }
+}
+
+/// A topic mentioned in a text, with that topic's own sentiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopicSentiment {
+    /// The topic id (`delivery`, `price`, …).
+    pub topic: String,
+    /// The sentiment of what is said about it.
+    pub sentiment: Polarity,
+    /// Its score in −1…1.
+    pub score: f32,
+}
+
+/// The analysis of one text (SPEC §2, `cxscore text analyze`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// The language.
+    pub lang: Lang,
+    /// The overall sentiment.
+    pub sentiment: Polarity,
+    /// The overall score in −1…1 (2·P(positive) − 1).
+    pub score: f32,
+    /// Topics in order of first mention, each once.
+    pub topics: Vec<TopicSentiment>,
+    /// Key phrases of the negative parts (nouns and noun-like words), for
+    /// "main problems"; empty when nothing negative was said.
+    pub phrases: Vec<String>,
+}
+
+/// Calibrated constants of the analyzer, written by the training run
+/// (`model/calibration.json`; `train/README.md` says how they are found).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    /// Chinese texts scoring within ±this are neutral.
+    pub neutral_zh: f32,
+    /// English texts scoring within ±this are neutral.
+    pub neutral_en: f32,
+    /// A topic's own clause scoring within ±this is neutral about it.
+    pub topic_neutral: f32,
+    /// Weight of the clauses after a contrast (others weigh 1, conceded ones ½).
+    pub contrast: f32,
+    /// Share of the whole-text logit in the overall logit (the rest is the
+    /// weighted mean of the clauses' logits).
+    pub whole: f32,
+    /// Factor on the logit of a hedging clause (`还行`, `it's ok`).
+    pub hedge: f32,
+    /// Factor on the logit of a question or request.
+    pub request: f32,
+    /// Logit added per praise phrase, subtracted per complaint (`lexicon`).
+    pub lexicon: f32,
+}
+
+static CALIBRATION: &str = include_str!("../model/calibration.json");
+
+impl Default for Calibration {
+    /// The shipped calibration.
+    fn default() -> Calibration {
+        #[allow(clippy::expect_used)]
+        serde_json::from_str(CALIBRATION).expect("the shipped calibration parses (tested)")
+    }
+}
+
+/// The analyzer: models, topic matcher and calibration. Cheap to clone
+/// (the models are shared).
+#[derive(Debug, Clone)]
+pub struct Analyzer {
+    zh: Arc<LinearModel>,
+    en: Arc<LinearModel>,
+    topics: Arc<TopicMatcher>,
+    calibration: Calibration,
+    forced: Option<Lang>,
+}
+
+static ZH_MODEL: &[u8] = include_bytes!("../model/zh.bin");
+static EN_MODEL: &[u8] = include_bytes!("../model/en.bin");
+
+impl Analyzer {
+    /// The built-in models and taxonomy (loaded once per process).
+    pub fn builtin() -> Analyzer {
+        static BUILTIN: OnceLock<Analyzer> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                #[allow(clippy::expect_used)]
+                let load = |bytes| {
+                    Arc::new(
+                        LinearModel::from_bytes(bytes)
+                            .expect("the built-in model is valid (tested)"),
+                    )
+                };
+                #[allow(clippy::expect_used)]
+                let topics = TopicMatcher::new(&TopicConfig::default())
+                    .expect("the built-in taxonomy builds (tested)");
+                Analyzer {
+                    zh: load(ZH_MODEL),
+                    en: load(EN_MODEL),
+                    topics: Arc::new(topics),
+                    calibration: Calibration::default(),
+                    forced: None,
+                }
+            })
+            .clone()
+    }
+
+    /// Models of your own (e.g. freshly trained) with the built-in taxonomy.
+    pub fn with_models(zh: LinearModel, en: LinearModel) -> Analyzer {
+        Analyzer {
+            zh: Arc::new(zh),
+            en: Arc::new(en),
+            ..Analyzer::builtin()
+        }
+    }
+
+    /// Extend the taxonomy with a configuration.
+    pub fn with_topics(mut self, config: &TopicConfig) -> Result<Analyzer, TextError> {
+        self.topics = Arc::new(TopicMatcher::new(config)?);
+        Ok(self)
+    }
+
+    /// Use these constants instead of the calibrated ones.
+    pub fn with_calibration(mut self, calibration: Calibration) -> Analyzer {
+        self.calibration = calibration;
+        self
+    }
+
+    /// Treat every text as this language (`None`: detect).
+    pub fn with_lang(mut self, lang: Option<Lang>) -> Analyzer {
+        self.forced = lang;
+        self
+    }
+
+    /// The topic ids this analyzer knows.
+    pub fn topic_ids(&self) -> &[String] {
+        self.topics.topics()
+    }
+
+    /// Analyse one text.
+    pub fn analyze(&self, text: &str) -> Analysis {
+        let mut scratch = Scratch::default();
+        self.analyze_with(text, &mut scratch)
+    }
+
+    /// Analyse one text, reusing buffers (for loops over many texts).
+    pub fn analyze_with(&self, text: &str, scratch: &mut Scratch) -> Analysis {
+        let norm = clause::rewrite(&normalize::normalize(text));
+        let counts = lang::ScriptCounts::of(&norm);
+        let lang = self.forced.unwrap_or_else(|| counts.lang());
+        let han_share = match lang {
+            Lang::Zh => 1.0,
+            Lang::En => 0.0,
+            Lang::Mixed => counts.han_share().unwrap_or(0.5) as f32,
+            Lang::Unknown => 0.5,
+        };
+        let cal = &self.calibration;
+        let neutral = han_share * cal.neutral_zh + (1.0 - han_share) * cal.neutral_en;
+        if cues::no_opinion(&norm) {
+            return Analysis {
+                lang,
+                sentiment: Polarity::Neutral,
+                score: 0.0,
+                topics: Vec::new(),
+                phrases: Vec::new(),
+            };
+        }
+
+        // Each clause's logit, damped by its cue, weighted by its role.
+        let parts = clause::split(&norm);
+        let roles = clause::roles(&norm, &parts);
+        let mut clause_logits = Vec::with_capacity(parts.len());
+        let (mut sum, mut weights, mut damping) = (0.0f32, 0.0f32, 0.0f32);
+        for (part, role) in parts.iter().zip(&roles) {
+            let question = norm[part.end..].starts_with('?');
+            let factor = match cues::cue(&norm[part.start..part.end], question) {
+                cues::Cue::Plain => 1.0,
+                cues::Cue::Hedge => cal.hedge,
+                cues::Cue::Request => cal.request,
+            };
+            let weight = match role {
+                clause::Role::Plain => 1.0,
+                clause::Role::Main => cal.contrast,
+                clause::Role::Conceded => 0.5,
+            };
+            let clause = &norm[part.start..part.end];
+            let l = factor
+                * (self.logit(clause, han_share, scratch) + cal.lexicon * lexicon::balance(clause));
+            clause_logits.push(l);
+            sum += weight * l;
+            weights += weight;
+            damping += weight * factor;
+        }
+        let logit = if weights > 0.0 {
+            let lexical: f32 = clause_logits
+                .iter()
+                .zip(&parts)
+                .map(|(_, p)| lexicon::balance(&norm[p.start..p.end]))
+                .sum();
+            let whole =
+                (self.logit(&norm, han_share, scratch) + cal.lexicon * lexical) * damping / weights;
+            cal.whole * whole + (1.0 - cal.whole) * sum / weights
+        } else {
+            // Emojis or symbols only.
+            self.logit(&norm, han_share, scratch)
+        };
+        let score = 2.0 * sigmoid(logit) - 1.0;
+        let sentiment = Polarity::of_score(score, neutral);
+
+        // Each topic is scored on the clauses that mention it.
+        let mut mentions = std::mem::take(&mut scratch.mentions);
+        self.topics.find(&norm, &mut mentions);
+        let mut topics: Vec<(usize, f32, usize)> = Vec::new();
+        for mention in &mentions {
+            let Some(i) = parts
+                .iter()
+                .position(|p| p.start <= mention.start && mention.start < p.end)
+            else {
+                continue;
+            };
+            match topics.iter_mut().find(|t| t.0 == mention.topic) {
+                Some(t) => {
+                    t.1 += clause_logits[i];
+                    t.2 += 1;
+                }
+                None => topics.push((mention.topic, clause_logits[i], 1)),
+            }
+        }
+        scratch.mentions = mentions;
+        let topics = topics
+            .into_iter()
+            .map(|(topic, sum, n)| {
+                let score = 2.0 * sigmoid(sum / n as f32) - 1.0;
+                TopicSentiment {
+                    topic: self.topics.topics()[topic].clone(),
+                    sentiment: Polarity::of_score(score, cal.topic_neutral),
+                    score,
+                }
+            })
+            .collect();
+        let negative_parts: Vec<&str> = if sentiment == Polarity::Negative {
+            parts
+                .iter()
+                .zip(&clause_logits)
+                .filter(|(_, l)| 2.0 * sigmoid(**l) - 1.0 <= -cal.topic_neutral)
+                .map(|(p, _)| &norm[p.start..p.end])
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let phrases = phrases::key_phrases(&negative_parts);
+        Analysis {
+            lang,
+            sentiment,
+            score,
+            topics,
+            phrases,
+        }
+    }
+
+    fn logit(&self, text: &str, han_share: f32, scratch: &mut Scratch) -> f32 {
+        let mut sum = 0.0;
+        if han_share > 0.0 {
+            self.zh.features(text, &mut scratch.features);
+            sum += han_share * self.zh.logit_of(&scratch.features);
+        }
+        if han_share < 1.0 {
+            self.en.features(text, &mut scratch.features);
+            sum += (1.0 - han_share) * self.en.logit_of(&scratch.features);
+        }
+        sum
+    }
+}
+
+/// Reusable buffers for `Analyzer::analyze_with`.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    features: features::FeatureVec,
+    mentions: Vec<topics::Mention>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polarity_from_score() {
+        assert_eq!(Polarity::of_score(0.5, 0.3), Polarity::Positive);
+        assert_eq!(Polarity::of_score(0.3, 0.3), Polarity::Positive);
+        assert_eq!(Polarity::of_score(0.1, 0.3), Polarity::Neutral);
+        assert_eq!(Polarity::of_score(-0.31, 0.3), Polarity::Negative);
+        for p in [Polarity::Positive, Polarity::Neutral, Polarity::Negative] {
+            assert_eq!(Polarity::parse(p.as_str()), Some(p));
+        }
+    }
+
+    #[test]
+    fn builtin_models_load() {
+        let _ = Calibration::default();
+        let a = Analyzer::builtin();
+        assert_eq!(a.zh.bits, 20);
+        assert!(a.topic_ids().len() >= 10);
+    }
+}
