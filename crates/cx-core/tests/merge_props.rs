@@ -20,6 +20,7 @@ fn spec() -> MetricsSpec {
             Scale::one_to(7).expect("valid"),
             CesDirection::HigherIsHarder,
         )),
+        sentiment: false,
         dims: vec![
             DimensionSpec {
                 name: "product_quality".into(),

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use cx_core::period::{Bucket, Period, TimeFilter};
-use cx_core::survey::group::{GroupAccumulator, MetricsSpec, Slot};
+use cx_core::survey::group::{GroupAccumulator, MetricsSpec, Slot, SlotKind};
 use cx_core::survey::report::{
     BucketStats, CellLocation, EXAMPLES_KEPT, Exclusion, ExclusionReason, MetricsReport,
     build_report,
@@ -31,6 +31,30 @@ pub struct MetricsRequest {
     pub time: TimeFilter,
     /// `--where COL=VALUE`: a row is kept when, for every column, its value is one of the listed.
     pub filters: Vec<(String, Vec<String>)>,
+    /// How a comment's text becomes a polarity (−1, 0, 1) for the sentiment
+    /// slot, when its cell is not already a label (`positive`, `负面`, `-1`, …).
+    pub polarity: Option<TextPolarity>,
+}
+
+/// A text classifier for the sentiment slot (cx-text's analyzer, supplied by
+/// the caller so this crate needs no model).
+#[derive(Clone)]
+pub struct TextPolarity(pub std::sync::Arc<dyn Fn(&str) -> i64 + Send + Sync>);
+
+impl std::fmt::Debug for TextPolarity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TextPolarity(..)")
+    }
+}
+
+/// A polarity label as exports write it, if the cell is one.
+pub fn polarity_label(text: &str) -> Option<i64> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "positive" | "pos" | "正面" | "积极" | "好评" | "1" | "+1" => Some(1),
+        "neutral" | "neu" | "中性" | "中评" | "0" => Some(0),
+        "negative" | "neg" | "负面" | "消极" | "差评" | "-1" => Some(-1),
+        _ => None,
+    }
 }
 
 /// Column positions (in the scan's column list) for each role.
@@ -42,6 +66,7 @@ struct Plan {
     time_col: Option<usize>,
     filters: Vec<(usize, Vec<Vec<u8>>)>,
     time: TimeFilter,
+    polarity: Option<TextPolarity>,
 }
 
 /// Excluded cells are counted per (role, reason); a role is a slot index or this.
@@ -176,6 +201,17 @@ impl RowSink for MetricsSink<'_> {
         let group = self.group_index(cells, bucket);
         for k in 0..plan.slots.len() {
             let col = plan.slot_cols[k];
+            if plan.slots[k].kind == SlotKind::Sentiment {
+                self.text.clear();
+                cells[col].write_text(&mut self.text);
+                let text = String::from_utf8_lossy(&self.text);
+                self.values[k] = if text.trim().is_empty() {
+                    None
+                } else {
+                    polarity_label(&text).or_else(|| plan.polarity.as_ref().map(|p| (p.0)(&text)))
+                };
+                continue;
+            }
             self.values[k] = match cells[col].score() {
                 ScoreCell::Blank => None,
                 ScoreCell::Value(v) if plan.slots[k].scale.contains(v) => Some(v),
@@ -234,6 +270,7 @@ pub fn compute(
         time_col,
         filters,
         time: request.time,
+        polarity: request.polarity.clone(),
     };
     debug_assert_eq!(plan.slots.len(), plan.slot_cols.len());
 

@@ -62,6 +62,7 @@ fn request(by: &[&str], interval: Option<Interval>, compare: bool) -> MetricsReq
                 Scale::one_to(7).expect("valid"),
                 CesDirection::HigherIsEasier,
             )),
+            sentiment: false,
             dims: DIMS
                 .iter()
                 .map(|d| DimensionSpec {
@@ -77,6 +78,7 @@ fn request(by: &[&str], interval: Option<Interval>, compare: bool) -> MetricsReq
         time_column: Some("submitted_at".into()),
         time: TimeFilter::new(interval, None, None, compare).expect("valid"),
         filters: vec![],
+        polarity: None,
     }
 }
 

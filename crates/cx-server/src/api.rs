@@ -54,6 +54,7 @@ pub fn routes() -> Router<Shared> {
             "/imports/{kind}",
             post(import).layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
+        .route("/text/analyze", post(analyze_text))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
         .fallback(|| async {
@@ -64,8 +65,8 @@ pub fn routes() -> Router<Shared> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "cxscore API", version = "1", description = "Surveys, responses, invitations and metrics. Authenticate with `Authorization: Bearer TOKEN` (`cxscore token create`)."),
-    paths(list_surveys, create_survey, get_survey, update_survey, delete_survey, submit_response, list_responses, create_invitations, metrics, import, list_tokens, create_token, revoke_token),
-    components(schemas(ImportResult, ErrorBody, SurveySummary, SurveyDetail, Created, SubmitBody, SubmitResult, ResponsesPage, ResponseRow, InvitationsBody, InvitationResult, TokenBody, TokenCreated, TokenRow)),
+    paths(list_surveys, create_survey, get_survey, update_survey, delete_survey, submit_response, list_responses, create_invitations, metrics, import, analyze_text, list_tokens, create_token, revoke_token),
+    components(schemas(TextBody, TextResults, ImportResult, ErrorBody, SurveySummary, SurveyDetail, Created, SubmitBody, SubmitResult, ResponsesPage, ResponseRow, InvitationsBody, InvitationResult, TokenBody, TokenCreated, TokenRow)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -880,6 +881,7 @@ async fn metrics(
             "nps" => q.nps = Some(v),
             "csat" => q.csat = Some(v),
             "ces" => q.ces = Some(v),
+            "sentiment" => q.sentiment = Some(v),
             "dim" => q.dim.push(v),
             "weights" => q.weights = Some(v),
             "by" => {
@@ -1056,6 +1058,76 @@ pub struct ImportResult {
 /// Imports a file sent as the request body (CSV, TSV, XLSX, JSONL or Parquet,
 /// named by `format`; UTF-8 or GBK), exactly as `cxscore import` does; `map`
 /// repeats as `COLUMN=FIELD`.
+/// Texts to analyse: `text` for one, `texts` for many (at most 10,000).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextBody {
+    /// One text.
+    #[serde(default)]
+    text: Option<String>,
+    /// Several texts.
+    #[serde(default)]
+    texts: Vec<String>,
+    /// `auto` (default), `zh` or `en`.
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+/// One analysis per text, in order (SPEC §2 `text analyze`: lang, sentiment,
+/// score, topics with their own sentiment, phrases).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TextResults {
+    /// The analyses.
+    #[schema(value_type = Vec<Object>)]
+    results: Vec<cx_text::Analysis>,
+}
+
+/// At most this many texts per request.
+const MAX_TEXTS: usize = 10_000;
+
+#[utoipa::path(post, path = "/api/v1/text/analyze", request_body = TextBody,
+    responses((status = 200, body = TextResults), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn analyze_text(caller: Caller, body: bytes::Bytes) -> Result<Json<TextResults>, ApiError> {
+    caller.require(Need::Read)?;
+    let b: TextBody = parse_json(&body)?;
+    let mut texts = b.texts;
+    if let Some(t) = b.text {
+        texts.insert(0, t);
+    }
+    if texts.is_empty() {
+        return Err(ApiError::invalid_field(
+            "texts",
+            "give \"text\" or a non-empty \"texts\" list",
+        ));
+    }
+    if texts.len() > MAX_TEXTS {
+        return Err(ApiError::invalid_field(
+            "texts",
+            format!("{} texts; at most {MAX_TEXTS} per request", texts.len()),
+        ));
+    }
+    let forced = match b.lang.as_deref() {
+        None | Some("auto") => None,
+        Some(code) => Some(
+            cx_text::Lang::parse(code)
+                .filter(|l| matches!(l, cx_text::Lang::Zh | cx_text::Lang::En))
+                .ok_or_else(|| ApiError::invalid_field("lang", "use auto, zh or en"))?,
+        ),
+    };
+    let analyzer = cx_text::Analyzer::builtin().with_lang(forced);
+    // Analysis is CPU work (tens of microseconds a text): off the async threads.
+    let results = tokio::task::spawn_blocking(move || {
+        let mut scratch = cx_text::Scratch::default();
+        texts
+            .iter()
+            .map(|t| analyzer.analyze_with(t, &mut scratch))
+            .collect()
+    })
+    .await
+    .map_err(|e| ApiError::internal("text analysis", e))?;
+    Ok(Json(TextResults { results }))
+}
+
 #[utoipa::path(post, path = "/api/v1/imports/{kind}", params(
     ("kind" = String, Path, description = "responses, accounts, contacts, transactions, feedback or assessments"),
     ("format" = String, Query, description = "csv, tsv, xlsx, jsonl or parquet"), ("survey" = Option<String>, Query, description = "for responses"),

@@ -54,6 +54,10 @@ pub struct Texts {
     no_text: &'static str,
     matching: &'static str,
     from_ratings: &'static str,
+    text_sentiment: &'static str,
+    topics: &'static str,
+    mentions: &'static str,
+    from_text: &'static str,
 }
 
 const ZH: Texts = Texts {
@@ -90,6 +94,10 @@ const ZH: Texts = Texts {
     no_text: "没有符合条件的文字反馈。",
     matching: "条符合条件",
     from_ratings: "倾向按同一回答中的评分判断（NPS 0–6 负面，7–8 中性，9–10 正面）。",
+    text_sentiment: "文本情感",
+    topics: "主题",
+    mentions: "提及",
+    from_text: "文本情感与主题来自内置的离线文本分析（中文、英文），统计最近的评论；每个主题按提到它的那句话判断正负。",
 };
 
 const EN: Texts = Texts {
@@ -126,6 +134,10 @@ const EN: Texts = Texts {
     no_text: "No comments match.",
     matching: "matching",
     from_ratings: "Polarity comes from the rating in the same response (NPS 0–6 negative, 7–8 neutral, 9–10 positive).",
+    text_sentiment: "Text sentiment",
+    topics: "Topics",
+    mentions: "Mentions",
+    from_text: "Text sentiment and topics come from the built-in offline text analysis (Chinese and English) of the latest comments; each topic is judged by the sentence that mentions it.",
 };
 
 fn texts(lang: &str) -> &'static Texts {
@@ -173,6 +185,17 @@ pub struct Item {
     account: String,
     region: String,
     text: String,
+    sentiment: &'static str,
+    sentiment_label: &'static str,
+    topics: Vec<(String, &'static str)>,
+}
+
+/// A topic's counts on the feedback page.
+pub struct TopicRow {
+    label: String,
+    mentions: u64,
+    negative: String,
+    positive: String,
 }
 
 /// `/app/feedback`.
@@ -184,6 +207,9 @@ pub struct FeedbackPage {
     search: String,
     polarity: String,
     shares: Vec<(&'static str, &'static str, u64, String)>,
+    text_shares: Vec<(&'static str, &'static str, u64, String)>,
+    analysed: u64,
+    topic_rows: Vec<TopicRow>,
     total: u64,
     items: Vec<Item>,
     newer: String,
@@ -427,6 +453,9 @@ pub async fn feedback(
         search: search.clone().unwrap_or_default(),
         polarity: polarity.clone().unwrap_or_default(),
         shares: Vec::new(),
+        text_shares: Vec::new(),
+        analysed: 0,
+        topic_rows: Vec::new(),
         total: 0,
         items: Vec::new(),
         newer: String::new(),
@@ -475,28 +504,49 @@ pub async fn feedback(
         };
         tally[slot] += n;
     }
-    let rated: u64 = tally[..3].iter().sum();
-    page.shares = [
-        ("positive", t.positive),
-        ("neutral", t.neutral),
-        ("negative", t.negative),
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, (key, label))| {
-        let share = cx_core::stats::wilson_interval(tally[i], rated)
-            .map(|ci| {
-                format!(
-                    "{:.1}% [{:.1}, {:.1}]",
-                    100.0 * tally[i] as f64 / rated as f64,
-                    100.0 * ci.lo,
-                    100.0 * ci.hi
-                )
-            })
-            .unwrap_or_default();
-        (*key, *label, tally[i], share)
-    })
-    .collect();
+    page.shares = polarity_shares(t, [tally[0], tally[1], tally[2]]);
+    // Text analysis of the newest matching comments: polarity and topics.
+    let analyses = store.verbatim_analyses(&vq, ANALYSED).await?;
+    let mut text_tally = [0u64; 3];
+    let mut topics: Vec<(String, [u64; 3])> = Vec::new();
+    for (sentiment, topic_json) in &analyses {
+        if let Some(i) = sentiment.and_then(polarity_slot) {
+            text_tally[i] += 1;
+        }
+        for (topic, polarity) in parse_topics(topic_json.as_deref()) {
+            let Some(i) = polarity_slot(polarity) else {
+                continue;
+            };
+            match topics.iter_mut().find(|(id, _)| *id == topic) {
+                Some((_, c)) => c[i] += 1,
+                None => {
+                    let mut c = [0; 3];
+                    c[i] = 1;
+                    topics.push((topic, c));
+                }
+            }
+        }
+    }
+    page.analysed = text_tally.iter().sum();
+    page.text_shares = polarity_shares(t, text_tally);
+    topics.sort_by(|a, b| {
+        b.1[2]
+            .cmp(&a.1[2])
+            .then(b.1.iter().sum::<u64>().cmp(&a.1.iter().sum()))
+            .then(a.0.cmp(&b.0))
+    });
+    page.topic_rows = topics
+        .into_iter()
+        .map(|(topic, c)| {
+            let n: u64 = c.iter().sum();
+            TopicRow {
+                label: topic_label(&topic, lang),
+                mentions: n,
+                negative: share_text(c[2], n),
+                positive: share_text(c[0], n),
+            }
+        })
+        .collect();
     vq.scores = polarity.as_deref().and_then(|p| polarity_range(scale, p));
     let offset = page_no.max(0) * PAGE;
     let (list, total) = store.verbatims(&vq, PAGE, offset).await?;
@@ -521,7 +571,27 @@ pub async fn feedback(
         .into_iter()
         .map(|v| {
             let (polarity, polarity_label) = label(v.score);
+            let (sentiment, sentiment_label) = match v.sentiment {
+                Some(1) => ("positive", t.positive),
+                Some(0) => ("neutral", t.neutral),
+                Some(-1) => ("negative", t.negative),
+                _ => ("unrated", "—"),
+            };
+            let topics = parse_topics(v.topics.as_deref())
+                .into_iter()
+                .map(|(topic, p)| {
+                    let class = match p {
+                        1 => "positive",
+                        -1 => "negative",
+                        _ => "neutral",
+                    };
+                    (topic_label(&topic, lang), class)
+                })
+                .collect();
             Item {
+                sentiment,
+                sentiment_label,
+                topics,
                 date: v.submitted_at.chars().take(10).collect(),
                 score: v.score.map(|s| s.to_string()).unwrap_or_else(|| "—".into()),
                 polarity,
@@ -553,6 +623,91 @@ pub async fn feedback(
         page.older = link(page_no + 1);
     }
     Ok(page)
+}
+
+/// Comments whose text analysis the feedback page summarises (newest first).
+const ANALYSED: i64 = 20_000;
+
+/// Index of a polarity (−1, 0, 1) in `[positive, neutral, negative]`.
+fn polarity_slot(p: i64) -> Option<usize> {
+    match p {
+        1 => Some(0),
+        0 => Some(1),
+        -1 => Some(2),
+        _ => None,
+    }
+}
+
+/// `[positive, neutral, negative]` counts as tiles: count and share with its
+/// Wilson interval.
+fn polarity_shares(t: &Texts, tally: [u64; 3]) -> Vec<(&'static str, &'static str, u64, String)> {
+    let n: u64 = tally.iter().sum();
+    [
+        ("positive", t.positive),
+        ("neutral", t.neutral),
+        ("negative", t.negative),
+    ]
+    .iter()
+    .zip(tally)
+    .map(|((key, label), count)| (*key, *label, count, share_text(count, n)))
+    .collect()
+}
+
+/// `12.5% [9.1, 16.8]` (Wilson 95%), or nothing when n = 0.
+fn share_text(count: u64, n: u64) -> String {
+    cx_core::stats::wilson_interval(count, n)
+        .map(|ci| {
+            format!(
+                "{:.1}% [{:.1}, {:.1}]",
+                100.0 * count as f64 / n as f64,
+                100.0 * ci.lo,
+                100.0 * ci.hi
+            )
+        })
+        .unwrap_or_default()
+}
+
+/// The stored topics JSON as `(topic, polarity −1/0/1)`.
+fn parse_topics(json: Option<&str>) -> Vec<(String, i64)> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        topic: String,
+        sentiment: String,
+    }
+    let Some(json) = json else { return Vec::new() };
+    serde_json::from_str::<Vec<Stored>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| {
+            let p = match s.sentiment.as_str() {
+                "positive" => 1,
+                "negative" => -1,
+                _ => 0,
+            };
+            (s.topic, p)
+        })
+        .collect()
+}
+
+/// A topic's name in the page's language (configured topics show their id).
+pub fn topic_label(topic: &str, lang: &str) -> String {
+    let names: Option<(&str, &str)> = match topic {
+        "product_quality" => Some(("产品质量", "Product quality")),
+        "price" => Some(("价格", "Price")),
+        "service_attitude" => Some(("服务态度", "Service attitude")),
+        "response_speed" => Some(("响应速度", "Response speed")),
+        "delivery" => Some(("物流交付", "Delivery")),
+        "packaging" => Some(("包装", "Packaging")),
+        "documentation" => Some(("文档资料", "Documentation")),
+        "after_sales" => Some(("售后", "After-sales")),
+        "usability" => Some(("易用性", "Usability")),
+        "billing" => Some(("账单发票", "Billing")),
+        _ => None,
+    };
+    match names {
+        Some((zh, en)) => if lang == "zh" { zh } else { en }.to_owned(),
+        None => topic.to_owned(),
+    }
 }
 
 #[cfg(test)]

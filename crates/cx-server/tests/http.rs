@@ -1621,6 +1621,27 @@ async fn drivers_and_feedback_pages() {
         "comments are text, not markup"
     );
     assert!(page.contains("&#60;script&#62;alert"));
+    // Text analysis of the same comments: 20 positive (交付很快，服务好), 20 neutral
+    // (一般), 40 negative (price is too high; slow support), and their topics.
+    let text_tiles = &page[page.find("Text sentiment").expect("text section")..];
+    for (key, n) in [("positive", 20), ("neutral", 20), ("negative", 40)] {
+        let at = text_tiles
+            .find(&format!("<section class=\"tile {key}\"><h3>"))
+            .expect("tile");
+        let big = &text_tiles[at..];
+        let start = big.find("<p class=\"big\">").expect("big") + 15;
+        assert_eq!(
+            &big[start..start + big[start..].find('<').expect("end")],
+            n.to_string(),
+            "{key}"
+        );
+    }
+    for topic in ["Price", "Delivery", "Response speed", "Service attitude"] {
+        assert!(
+            text_tiles.contains(&format!("<td>{topic}</td>")),
+            "topic {topic}"
+        );
+    }
     let page = b
         .get(format!(
             "{}/app/feedback?lang=zh&q=%E4%BA%A4%E4%BB%98",
@@ -1660,7 +1681,14 @@ async fn drivers_and_feedback_pages() {
         shares(&negative, "positive") + shares(&negative, "neutral") + n_neg,
         80
     );
-    assert!(!negative.contains("pill positive"));
+    assert!(!negative.contains("pill positive\" data-from=\"rating\""));
+    assert!(negative.contains("pill negative\" data-from=\"rating\""));
+    // Text analysis: the comments' own sentiment and topics are on the page too.
+    assert!(
+        negative.contains("data-from=\"text\""),
+        "text sentiment shown"
+    );
+    assert!(negative.contains("Text sentiment"));
     // Not signed in.
     let r = c
         .get(format!("{}/app/feedback", s.url))
@@ -1716,4 +1744,117 @@ async fn accounts_list_with_survey_figures() {
         .await
         .expect("body");
     assert!(!none.contains("C001") && none.contains("近 12 个月收入"));
+}
+
+#[tokio::test]
+async fn text_analysis_endpoint_and_sentiment_metrics() {
+    let s = start(0).await;
+    let token = s.token("ann", "analyst", "read").await;
+    let c = client();
+    let url = format!("{}/api/v1/text/analyze", s.url);
+    let r = c
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({"texts": ["产品质量不错，但是物流太慢了", "Great support, quick replies!", "无"]}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.expect("json");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0]["lang"], "zh");
+    assert_eq!(results[0]["sentiment"], "negative");
+    assert_eq!(results[0]["topics"][0]["topic"], "product_quality");
+    assert_eq!(results[0]["topics"][0]["sentiment"], "positive");
+    assert_eq!(results[0]["topics"][1]["topic"], "delivery");
+    assert_eq!(results[0]["topics"][1]["sentiment"], "negative");
+    assert_eq!(results[1]["lang"], "en");
+    assert_eq!(results[1]["sentiment"], "positive");
+    assert_eq!(results[2]["sentiment"], "neutral");
+    // Wrong bodies say what is wrong.
+    let r = c
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({"texts": []}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error"]["field"], "texts");
+    let r = c
+        .post(&url)
+        .bearer_auth(&token)
+        .body("not json")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = c
+        .post(&url)
+        .json(&json!({"text": "hi"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // Submitted comments are analysed when stored; metrics count their polarity.
+    let writer = s.token("admin", "admin", "write").await;
+    for (nps, comment) in [
+        (10, "服务非常好，响应很及时"),
+        (9, "Great product, fast delivery"),
+        (3, "物流太慢了，很失望"),
+        (8, "还行吧"),
+    ] {
+        let r = c
+            .post(format!(
+                "{}/api/v1/surveys/relationship-2026/responses",
+                s.url
+            ))
+            .bearer_auth(&writer)
+            .json(&json!({"answers": {"nps": nps, "comment": comment}}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let m: Value = c
+        .get(format!(
+            "{}/api/v1/metrics?survey=relationship-2026&nps=nps&sentiment=comment",
+            s.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let sentiment = &m["overall"]["sentiment"];
+    assert_eq!(sentiment["n"], 4, "{m}");
+    assert_eq!(
+        (
+            sentiment["positive"].as_u64(),
+            sentiment["neutral"].as_u64(),
+            sentiment["negative"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    assert_eq!(sentiment["positive_pct"], 50.0);
+    assert!(sentiment["positive_ci95"].is_array());
+    let r = c
+        .get(format!(
+            "{}/api/v1/metrics?survey=relationship-2026&sentiment=nps",
+            s.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "nps is not a text question"
+    );
 }

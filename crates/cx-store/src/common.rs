@@ -107,13 +107,18 @@ macro_rules! impl_store {
                     let id: i64 = row.try_get(0)?;
                     for (question, value) in &r.answers {
                         let (int, text) = $crate::common::answer_columns(value);
+                        let t = $crate::common::text_columns(value);
                         sqlx::query(
-                            "INSERT INTO answers (response_id, question_id, value_int, value_text) VALUES ($1, $2, $3, $4)",
+                            "INSERT INTO answers (response_id, question_id, value_int, value_text, sentiment, sentiment_score, topics)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
                         )
                         .bind(id)
                         .bind(question)
                         .bind(int)
                         .bind(text)
+                        .bind(t.as_ref().map(|t| t.sentiment))
+                        .bind(t.as_ref().map(|t| t.score))
+                        .bind(t.map(|t| t.topics))
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -224,9 +229,10 @@ macro_rules! impl_store {
                 let mut tx = self.pool.begin().await?;
                 for k in batch {
                     let f = &k.item;
+                    let t = $crate::common::analyze_text(&f.text);
                     let done = sqlx::query(
-                        "INSERT INTO feedback (dedupe_key, customer, account_id, source, date, text)
-                         VALUES ($1, $2, (SELECT id FROM accounts WHERE external_id = $3), $4, $5, $6)
+                        "INSERT INTO feedback (dedupe_key, customer, account_id, source, date, text, lang, sentiment, sentiment_score, topics)
+                         VALUES ($1, $2, (SELECT id FROM accounts WHERE external_id = $3), $4, $5, $6, $7, $8, $9, $10)
                          ON CONFLICT (dedupe_key) DO NOTHING",
                     )
                     .bind(&k.key)
@@ -235,6 +241,10 @@ macro_rules! impl_store {
                     .bind(f.source.as_str())
                     .bind(f.date.to_string())
                     .bind(&f.text)
+                    .bind(t.lang)
+                    .bind(t.sentiment)
+                    .bind(t.score)
+                    .bind(t.topics)
                     .execute(&mut *tx)
                     .await?;
                     counts += $crate::common::counted(done.rows_affected(), 1);
@@ -422,14 +432,19 @@ macro_rules! impl_store {
                 &self,
                 slice: &$crate::ResponseSlice,
                 question: &str,
+                column: $crate::ScoreColumn,
             ) -> Result<Vec<$crate::DayScore>, $crate::StoreError> {
                 use sqlx::Row;
                 let (select, group, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 3)?;
+                let column = match column {
+                    $crate::ScoreColumn::Value => "a.value_int",
+                    $crate::ScoreColumn::Sentiment => "a.sentiment",
+                };
                 let sql = format!(
-                    "SELECT {select} r.submitted_day, a.value_int, COUNT(*) FROM responses r
+                    "SELECT {select} r.submitted_day, CAST({column} AS BIGINT), COUNT(*) FROM responses r
                      JOIN answers a ON a.response_id = r.id AND a.question_id = $2
-                     WHERE r.survey_id = $1 AND a.value_int IS NOT NULL {filter}
-                     GROUP BY {group} r.submitted_day, a.value_int"
+                     WHERE r.survey_id = $1 AND {column} IS NOT NULL {filter}
+                     GROUP BY {group} r.submitted_day, {column}"
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str())).bind(slice.survey.0).bind(question);
                 for b in &binds {
@@ -449,6 +464,72 @@ macro_rules! impl_store {
                         })
                     })
                     .collect()
+            }
+
+            async fn text_answers(
+                &self,
+                survey: cx_core::model::SurveyId,
+                question: &str,
+                after: i64,
+                limit: i64,
+            ) -> Result<Vec<(i64, String)>, $crate::StoreError> {
+                Ok(sqlx::query_as::<_, (i64, String)>(
+                    "SELECT a.response_id, a.value_text FROM answers a JOIN responses r ON r.id = a.response_id
+                     WHERE r.survey_id = $1 AND a.question_id = $2 AND a.value_text IS NOT NULL AND a.response_id > $3
+                     ORDER BY a.response_id LIMIT $4",
+                )
+                .bind(survey.0)
+                .bind(question)
+                .bind(after)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn set_answer_analyses(
+                &self,
+                question: &str,
+                rows: &[(i64, $crate::TextColumns)],
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                for (id, t) in rows {
+                    sqlx::query(
+                        "UPDATE answers SET sentiment = $1, sentiment_score = $2, topics = $3 WHERE response_id = $4 AND question_id = $5",
+                    )
+                    .bind(t.sentiment)
+                    .bind(t.score)
+                    .bind(&t.topics)
+                    .bind(*id)
+                    .bind(question)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn feedback_texts(&self, after: i64, limit: i64) -> Result<Vec<(i64, String)>, $crate::StoreError> {
+                Ok(sqlx::query_as::<_, (i64, String)>("SELECT id, text FROM feedback WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn set_feedback_analyses(&self, rows: &[(i64, $crate::TextColumns)]) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                for (id, t) in rows {
+                    sqlx::query("UPDATE feedback SET lang = $1, sentiment = $2, sentiment_score = $3, topics = $4 WHERE id = $5")
+                        .bind(&t.lang)
+                        .bind(t.sentiment)
+                        .bind(t.score)
+                        .bind(&t.topics)
+                        .bind(*id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn day_pairs(
@@ -625,6 +706,29 @@ pub(crate) fn counted(affected: u64, attempted: u64) -> crate::InsertCounts {
 }
 
 /// The value columns of an answer.
+/// The stored analysis of an open-text answer (`None` for other answers).
+pub(crate) fn text_columns(
+    value: &cx_core::model::survey::AnswerValue,
+) -> Option<crate::TextColumns> {
+    match value {
+        cx_core::model::survey::AnswerValue::Text(t) if !t.trim().is_empty() => {
+            Some(analyze_text(t))
+        }
+        _ => None,
+    }
+}
+
+/// Analyse a text with the built-in models (cx-text) into its stored columns.
+pub fn analyze_text(text: &str) -> crate::TextColumns {
+    let a = cx_text::Analyzer::builtin().analyze(text);
+    crate::TextColumns {
+        lang: a.lang.code().to_owned(),
+        sentiment: a.sentiment.value(),
+        score: f64::from(a.score),
+        topics: serde_json::to_string(&a.topics).unwrap_or_else(|_| "[]".to_owned()),
+    }
+}
+
 pub(crate) fn answer_columns(
     value: &cx_core::model::survey::AnswerValue,
 ) -> (Option<i64>, Option<String>) {

@@ -17,6 +17,7 @@ mod migrate;
 mod postgres;
 pub mod server;
 mod sqlite;
+pub mod text;
 
 use std::collections::HashMap;
 
@@ -28,6 +29,7 @@ use cx_core::model::{AccountId, ContactId, SurveyId};
 use cx_core::period::Date;
 use thiserror::Error;
 
+pub use common::analyze_text;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -208,6 +210,29 @@ pub struct DayScore {
     pub count: u64,
 }
 
+/// Which column of an answer push-down counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreColumn {
+    /// The score (`value_int`).
+    Value,
+    /// The text's polarity (`sentiment`: −1, 0, 1).
+    Sentiment,
+}
+
+/// The stored analysis of a text (cx-text): language, polarity (−1, 0, 1),
+/// score in −1…1, topics as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextColumns {
+    /// `zh`, `en`, `mixed` or `und`.
+    pub lang: String,
+    /// −1 negative, 0 neutral, 1 positive.
+    pub sentiment: i64,
+    /// −1…1.
+    pub score: f64,
+    /// `[{"topic", "sentiment", "score"}]`.
+    pub topics: String,
+}
+
 /// Pair sums of two questions for one group × day (respondents answering both).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayPair {
@@ -302,12 +327,36 @@ pub trait Store {
     ) -> Result<Vec<(String, i64)>, StoreError>;
     /// Push-down: responses per group × day.
     async fn day_rows(&self, slice: &ResponseSlice) -> Result<Vec<DayRows>, StoreError>;
-    /// Push-down: answers per score value of `question` per group × day.
+    /// Push-down: answers per score value (or polarity) of `question` per group × day.
     async fn day_scores(
         &self,
         slice: &ResponseSlice,
         question: &str,
+        column: ScoreColumn,
     ) -> Result<Vec<DayScore>, StoreError>;
+    /// Open-text answers to `question` of `survey` with response id > `after`:
+    /// `(response id, text)`, in id order, at most `limit`.
+    async fn text_answers(
+        &self,
+        survey: SurveyId,
+        question: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError>;
+    /// Stores the analyses of answers to `question`, by response id.
+    async fn set_answer_analyses(
+        &self,
+        question: &str,
+        rows: &[(i64, TextColumns)],
+    ) -> Result<(), StoreError>;
+    /// Feedback items with id > `after`: `(id, text)`, at most `limit`.
+    async fn feedback_texts(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError>;
+    /// Stores the analyses of feedback items, by id.
+    async fn set_feedback_analyses(&self, rows: &[(i64, TextColumns)]) -> Result<(), StoreError>;
     /// Push-down: pair sums of two questions per group × day.
     async fn day_pairs(
         &self,
@@ -455,8 +504,35 @@ impl Store for AnyStore {
         &self,
         slice: &ResponseSlice,
         q: &str,
+        column: ScoreColumn,
     ) -> Result<Vec<DayScore>, StoreError> {
-        delegate!(self, s => s.day_scores(slice, q).await)
+        delegate!(self, s => s.day_scores(slice, q, column).await)
+    }
+    async fn text_answers(
+        &self,
+        survey: SurveyId,
+        question: &str,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        delegate!(self, s => s.text_answers(survey, question, after, limit).await)
+    }
+    async fn set_answer_analyses(
+        &self,
+        question: &str,
+        rows: &[(i64, TextColumns)],
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.set_answer_analyses(question, rows).await)
+    }
+    async fn feedback_texts(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        delegate!(self, s => s.feedback_texts(after, limit).await)
+    }
+    async fn set_feedback_analyses(&self, rows: &[(i64, TextColumns)]) -> Result<(), StoreError> {
+        delegate!(self, s => s.set_feedback_analyses(rows).await)
     }
     async fn day_pairs(
         &self,
@@ -495,6 +571,7 @@ delegate_server! {
     answer_matrix(slice: &ResponseSlice, days: (Option<i32>, Option<i32>), questions: &[String], limit: i64) -> Vec<Vec<Option<i64>>>;
     verbatims(q: &server::VerbatimQuery, limit: i64, offset: i64) -> (Vec<server::Verbatim>, u64);
     verbatim_scores(q: &server::VerbatimQuery) -> Vec<(Option<i64>, u64)>;
+    verbatim_analyses(q: &server::VerbatimQuery, limit: i64) -> Vec<(Option<i64>, Option<String>)>;
     account_summaries(survey: SurveyId, nps_question: &str, search: Option<&str>, tier: Option<&str>, limit: i64) -> Vec<server::AccountSummary>;
     account_detail(code: &str, limit: i64) -> Option<server::AccountDetail>;
     contact_account(contact: ContactId) -> Option<AccountId>;

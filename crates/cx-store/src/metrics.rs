@@ -51,7 +51,11 @@ pub async fn survey_metrics<S: Store>(
         }
     }
     for (slot, question) in slots.iter().zip(&request.slot_questions) {
-        for s in store.day_scores(&request.slice, question).await? {
+        let column = match slot.kind {
+            SlotKind::Sentiment => crate::ScoreColumn::Sentiment,
+            _ => crate::ScoreColumn::Value,
+        };
+        for s in store.day_scores(&request.slice, question, column).await? {
             let Some(b) = bucket_of(s.day) else { continue };
             let acc = groups
                 .entry((s.key, b))
@@ -64,6 +68,9 @@ pub async fn survey_metrics<S: Store>(
                     .csat_mut()
                     .map(|m| m.counts_mut().add_count(s.value, s.count)),
                 SlotKind::Ces => acc.ces_mut().map(|m| m.add_count(s.value, s.count)),
+                SlotKind::Sentiment => acc
+                    .sentiment_mut()
+                    .map(|m| m.counts_mut().add_count(s.value, s.count)),
                 SlotKind::Dim(i) => {
                     Some(acc.dims_mut()[i].counts_mut().add_count(s.value, s.count))
                 }
@@ -116,6 +123,8 @@ pub struct MetricsQuery {
     pub csat: Option<String>,
     /// `--ces` question id.
     pub ces: Option<String>,
+    /// `--sentiment ID`: an open-text question whose comments' polarity is counted.
+    pub sentiment: Option<String>,
     /// `--dim NAME=ID` or `--dim ID`.
     pub dim: Vec<String>,
     /// `--weights NAME=W,…`.
@@ -163,8 +172,11 @@ impl MetricsQuery {
     /// The questions named, or every rated question when none is named. Scales
     /// and directions come from the survey.
     fn survey_spec(&self, survey: &SurveyDefinition) -> Result<(MetricsSpec, Vec<String>), String> {
-        let named =
-            self.nps.is_some() || self.csat.is_some() || self.ces.is_some() || !self.dim.is_empty();
+        let named = self.nps.is_some()
+            || self.csat.is_some()
+            || self.ces.is_some()
+            || self.sentiment.is_some()
+            || !self.dim.is_empty();
         let question =
             |id: &str, kinds: &[QuestionKind], flag: &str| -> Result<&Question, String> {
                 let q = survey.question(id).ok_or_else(|| {
@@ -195,6 +207,10 @@ impl MetricsQuery {
         let nps = pick(&self.nps, QuestionKind::Nps, "--nps")?;
         let csat = pick(&self.csat, QuestionKind::Csat, "--csat")?;
         let ces = pick(&self.ces, QuestionKind::Ces, "--ces")?;
+        let sentiment = match &self.sentiment {
+            Some(id) => Some(question(id, &[QuestionKind::Text], "--sentiment")?),
+            None => None,
+        };
         let mut dims: Vec<(String, &Question)> = Vec::new();
         if named {
             for text in &self.dim {
@@ -231,6 +247,7 @@ impl MetricsQuery {
         slot_questions.extend(nps.map(|q| q.id.clone()));
         slot_questions.extend(csat.map(|q| q.id.clone()));
         slot_questions.extend(ces.map(|q| q.id.clone()));
+        slot_questions.extend(sentiment.map(|q| q.id.clone()));
         slot_questions.extend(dims.iter().map(|(_, q)| q.id.clone()));
         let dim_specs = dims
             .iter()
@@ -251,6 +268,7 @@ impl MetricsQuery {
             ces: ces
                 .map(|q| Ok::<_, String>((scale(q)?, q.direction.unwrap_or_default())))
                 .transpose()?,
+            sentiment: sentiment.is_some(),
             dims: dim_specs,
             weights,
             disclosure: Disclosure {

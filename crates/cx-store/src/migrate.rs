@@ -13,6 +13,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_account_indexes.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_text_analysis.sql"),
+    ),
 ];
 
 /// `(version, sql)` for PostgreSQL.
@@ -26,6 +30,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (
         4,
         include_str!("../migrations/postgres/0004_account_indexes.sql"),
+    ),
+    (
+        5,
+        include_str!("../migrations/postgres/0005_text_analysis.sql"),
     ),
 ];
 

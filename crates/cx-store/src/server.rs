@@ -126,6 +126,10 @@ pub struct Verbatim {
     pub account: Option<String>,
     /// The response's region.
     pub region: String,
+    /// The text's polarity from text analysis (−1, 0, 1).
+    pub sentiment: Option<i64>,
+    /// The text's topics as JSON (`[{"topic", "sentiment", "score"}]`).
+    pub topics: Option<String>,
 }
 
 /// An account with its survey and revenue figures, for the accounts list.
@@ -239,6 +243,12 @@ pub trait ServerStore {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<Verbatim>, u64), StoreError>;
+    /// Text polarity and topics (JSON) of the `limit` newest matching verbatims.
+    async fn verbatim_analyses(
+        &self,
+        q: &VerbatimQuery,
+        limit: i64,
+    ) -> Result<Vec<(Option<i64>, Option<String>)>, StoreError>;
     /// Count of matching verbatims per score (None: no score).
     async fn verbatim_scores(
         &self,
@@ -445,21 +455,32 @@ macro_rules! impl_server_store {
                     .iter()
                     .flat_map(|&(id, k)| batch[k].response.answers.iter().map(move |(q, v)| (id, q, v)))
                     .collect();
+                // Open-text answers are analysed (cx-text) before the transaction's
+                // statements are built: tens of microseconds each.
                 for chunk in answers.chunks(2000) {
                     let mut sql = String::from(
-                        "INSERT INTO answers (response_id, question_id, value_int, value_text) VALUES ",
+                        "INSERT INTO answers (response_id, question_id, value_int, value_text, sentiment, sentiment_score, topics) VALUES ",
                     );
                     for i in 0..chunk.len() {
                         if i > 0 {
                             sql.push(',');
                         }
-                        let p = i * 4;
-                        sql.push_str(&format!("({}, {}, {}, {})", ph(p + 1), ph(p + 2), ph(p + 3), ph(p + 4)));
+                        let p = i * 7;
+                        let cells: Vec<String> = (1..=7).map(|j| ph(p + j)).collect();
+                        sql.push_str(&format!("({})", cells.join(", ")));
                     }
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                     for (id, question, value) in chunk {
                         let (int, text) = $crate::common::answer_columns(value);
-                        q = q.bind(*id).bind(*question).bind(int).bind(text);
+                        let t = $crate::common::text_columns(value);
+                        q = q
+                            .bind(*id)
+                            .bind(*question)
+                            .bind(int)
+                            .bind(text)
+                            .bind(t.as_ref().map(|t| t.sentiment))
+                            .bind(t.as_ref().map(|t| t.score))
+                            .bind(t.map(|t| t.topics));
                     }
                     q.execute(&mut *tx).await?;
                 }
@@ -737,7 +758,7 @@ macro_rules! impl_server_store {
                 let total = q.fetch_one(&self.pool).await? as u64;
                 let n = binds.len();
                 let sql = format!(
-                    "SELECT r.id, r.submitted_at, t.value_text, s.value_int, acc.name, {region} {from_where}
+                    "SELECT r.id, r.submitted_at, t.value_text, s.value_int, acc.name, {region}, CAST(t.sentiment AS BIGINT), t.topics {from_where}
                      ORDER BY r.id DESC LIMIT ${} OFFSET ${}",
                     n + 1,
                     n + 2
@@ -757,10 +778,31 @@ macro_rules! impl_server_store {
                             score: r.try_get(3)?,
                             account: r.try_get(4)?,
                             region: r.try_get(5)?,
+                            sentiment: r.try_get::<Option<i64>, _>(6)?,
+                            topics: r.try_get(7)?,
                         })
                     })
                     .collect::<Result<Vec<_>, $crate::StoreError>>()?;
                 Ok((list, total))
+            }
+
+            async fn verbatim_analyses(
+                &self,
+                vq: &$crate::server::VerbatimQuery,
+                limit: i64,
+            ) -> Result<Vec<(Option<i64>, Option<String>)>, $crate::StoreError> {
+                use sqlx::Row;
+                let (from_where, binds) = Self::verbatim_sql(vq)?;
+                let sql = format!(
+                    "SELECT CAST(t.sentiment AS BIGINT), t.topics {from_where} ORDER BY r.id DESC LIMIT ${}",
+                    binds.len() + 1
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for b in &binds {
+                    q = b.bind(q);
+                }
+                let rows = q.bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
             }
 
             async fn verbatim_scores(

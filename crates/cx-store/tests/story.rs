@@ -60,7 +60,9 @@ fn responses() -> Vec<NewResponse> {
             if i % 4 != 1 {
                 answers.push(("price".into(), AnswerValue::Score(1 + (i * 11) % 5)));
             }
-            answers.push(("comment".into(), AnswerValue::Text(format!("第{i}条意见"))));
+            // A third praise, a third complaints, a third no opinion.
+            let comment = ["服务很好，非常满意", "物流太慢了，很失望", "无"][(i % 3) as usize];
+            answers.push(("comment".into(), AnswerValue::Text(comment.into())));
             NewResponse {
                 dedupe_key: format!("R{i:04}"),
                 submitted_at: format!("{on}T08:00:00Z"),
@@ -85,6 +87,7 @@ fn spec() -> MetricsSpec {
             Scale::one_to(7).expect("valid"),
             CesDirection::HigherIsEasier,
         )),
+        sentiment: false,
         dims: vec![
             DimensionSpec {
                 name: "product_quality".into(),
@@ -332,7 +335,50 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
         store.day_rows(&bad).await,
         Err(StoreError::Invalid(_))
     ));
+    text_story(store, id).await?;
     server_story(store).await
+}
+
+/// Open-text answers and feedback are analysed when stored; push-down counts
+/// their polarity; `reanalyze` goes over all of them again.
+async fn text_story(store: &AnyStore, id: cx_core::model::SurveyId) -> Result<(), StoreError> {
+    use cx_store::ScoreColumn;
+    let slice = ResponseSlice {
+        survey: id,
+        by: vec!["region".into()],
+        filters: vec![],
+    };
+    let mut counts: HashMap<i64, u64> = HashMap::new();
+    for s in store
+        .day_scores(&slice, "comment", ScoreColumn::Sentiment)
+        .await?
+    {
+        *counts.entry(s.value).or_default() += s.count;
+    }
+    assert_eq!(counts, HashMap::from([(1, 80), (-1, 80), (0, 80)]));
+    // The same through the metrics: shares with their intervals.
+    let mut spec = spec();
+    spec.sentiment = true;
+    let request = SurveyMetricsRequest {
+        spec,
+        slot_questions: ["nps", "csat", "ces", "comment", "product_quality", "price"]
+            .map(String::from)
+            .to_vec(),
+        slice: slice.clone(),
+        time: TimeFilter::new(None, None, None, false).expect("valid"),
+    };
+    let report = survey_metrics(store, &request).await?;
+    let s = report.overall.sentiment.expect("sentiment requested");
+    assert_eq!((s.n, s.positive, s.neutral, s.negative), (240, 80, 80, 80));
+    assert!((s.positive_pct.expect("shown") - 100.0 / 3.0).abs() < 1e-9);
+    // Every text again: 240 answers and the one feedback item.
+    let report = cx_store::text::reanalyze(store, &|_| {}).await?;
+    assert_eq!((report.answers, report.feedback), (240, 1));
+    let feedback = store.feedback_texts(0, 10).await?;
+    assert_eq!(feedback.len(), 1);
+    assert_eq!(feedback[0].1, "发货太慢");
+    assert_eq!(cx_store::analyze_text(&feedback[0].1).sentiment, -1);
+    Ok(())
 }
 
 /// What the server keeps: group submissions, idempotency, invitations, users,

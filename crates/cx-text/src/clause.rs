@@ -11,6 +11,7 @@ use crate::normalize::is_clause_break;
 /// Contrast markers: the main point comes after them.
 const CONTRAST: &[&str] = &[
     "但是",
+    ",就是",
     "可是",
     "不过",
     "然而",

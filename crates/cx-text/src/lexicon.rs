@@ -147,6 +147,11 @@ const POSITIVE: &[&str] = &[
 const NEGATIVE: &[&str] = &[
     // Chinese
     "踩雷",
+    "价格高",
+    "价格偏高",
+    "有点贵",
+    "偏高",
+    "太高",
     "避雷",
     "被坑",
     "巨坑",

@@ -84,6 +84,16 @@ impl Polarity {
         }
     }
 
+    /// As a number: −1 negative, 0 neutral, 1 positive (how the store and the
+    /// metrics count it).
+    pub fn value(self) -> i64 {
+        match self {
+            Polarity::Negative => -1,
+            Polarity::Neutral => 0,
+            Polarity::Positive => 1,
+        }
+    }
+
     /// Parse what `as_str` writes.
     pub fn parse(text: &str) -> Option<Polarity> {
         match text {

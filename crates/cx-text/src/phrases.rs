@@ -34,7 +34,8 @@ const STOP: &[&str] = &[
     "here", "out", "off", "let", "such", "each", "other", "another", "same", "like", "yet",
     "never", "nothing", "dont", "don't", "didn't", "didnt", "isn't", "isnt", "wasn't", "wasnt",
     "we're", "i'm", "i've", "him", "her", "his", "she", "he's", "she's", "us", "me", "my", "we",
-    "i", "a", "an", "is", "be",
+    "high", "low", "slow", "fast", "big", "small", "long", "short", "late", "early", "wrong",
+    "same", "always", "script", "i", "a", "an", "is", "be",
 ];
 
 fn is_stop(word: &str) -> bool {

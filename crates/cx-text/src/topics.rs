@@ -240,6 +240,9 @@ pub const DEFAULT_TOPICS: &[(&str, &[&str], &[&str])] = &[
         ],
         &[
             "respon*",
+            "slow support",
+            "support was slow",
+            "support is slow",
             "answer*",
             "slow to respond",
             "slow response",
@@ -274,6 +277,8 @@ pub const DEFAULT_TOPICS: &[(&str, &[&str], &[&str])] = &[
         "delivery",
         &[
             "物流",
+            "交付",
+            "交货",
             "快递",
             "送货",
             "发货",

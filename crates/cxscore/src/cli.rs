@@ -81,6 +81,9 @@ pub enum TextCommand {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// Analyse every stored open-text answer and feedback item again (after an
+    /// upgrade of the models, or for rows stored before text analysis existed).
+    Reanalyze,
 }
 
 /// What `cxscore text` reads.
@@ -485,6 +488,10 @@ pub struct MetricsArgs {
     /// Which end of the CES scale is easy; results are always reported as ease.
     #[arg(long, value_enum, default_value_t = CesDirectionArg::HigherIsEasier)]
     pub ces_direction: CesDirectionArg,
+    /// Column (or, with --survey, open-text question) whose comments are counted as
+    /// positive / neutral / negative (text analysis; cells may also hold the labels).
+    #[arg(long, value_name = "COL")]
+    pub sentiment: Option<String>,
     /// A rated dimension: NAME=COL, or COL alone; optionally :MIN-MAX (default 1-5).
     #[arg(long, value_name = "NAME=COL[:MIN-MAX]")]
     pub dim: Vec<String>,

@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         Command::Customers(cmd) => customers::run_customers(cmd, &cli.db, cli.format),
         Command::Clv(cmd) => customers::run_clv(cmd, &cli.db, cli.format),
         Command::Drivers(args) => drivers::run(args, cli.format),
-        Command::Text(cmd) => text::run(cmd, format_given.then_some(cli.format)),
+        Command::Text(cmd) => text::run(cmd, &cli.db, format_given.then_some(cli.format)),
         Command::Report(args) => report::run(args, &cli.db),
         Command::Serve(args) => serve::run(args, &cli.db),
         Command::User(cmd) => serve::run_user(cmd, &cli.db, cli.format),

@@ -74,6 +74,7 @@ pub fn query_from(args: &MetricsArgs) -> MetricsQuery {
         nps: args.nps.clone(),
         csat: args.csat.clone(),
         ces: args.ces.clone(),
+        sentiment: args.sentiment.clone(),
         dim: args.dim.clone(),
         weights: args.weights.clone(),
         by: args.by.clone(),
@@ -117,6 +118,9 @@ pub fn request_from(args: &MetricsArgs) -> anyhow::Result<MetricsRequest> {
     if let Some(c) = &args.ces {
         slot_columns.push(c.clone());
     }
+    if let Some(c) = &args.sentiment {
+        slot_columns.push(c.clone());
+    }
     let mut dims = Vec::new();
     for text in &args.dim {
         let (name, column, scale) = parse_dim(text)?;
@@ -144,6 +148,7 @@ pub fn request_from(args: &MetricsArgs) -> anyhow::Result<MetricsRequest> {
                 },
             )),
         },
+        sentiment: args.sentiment.is_some(),
         dims,
         weights,
         disclosure: Disclosure {
@@ -161,6 +166,9 @@ pub fn request_from(args: &MetricsArgs) -> anyhow::Result<MetricsRequest> {
         time_column: args.time.clone(),
         time,
         filters,
+        polarity: Some(cx_io::metrics::TextPolarity(std::sync::Arc::new(
+            |text: &str| cx_text::Analyzer::builtin().analyze(text).sentiment.value(),
+        ))),
     })
 }
 

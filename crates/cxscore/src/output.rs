@@ -204,6 +204,32 @@ fn group_rows(key: &[String], f: &GroupFigures, rows: &mut Vec<TableRow>) {
             note(m.small_sample, m.suppressed, ""),
         ));
     }
+    if let Some(m) = &f.sentiment {
+        for (label, pct, ci, field) in [
+            (
+                "positive %",
+                m.positive_pct,
+                m.positive_ci95,
+                "positive_pct",
+            ),
+            ("neutral %", m.neutral_pct, m.neutral_ci95, ""),
+            (
+                "negative %",
+                m.negative_pct,
+                m.negative_ci95,
+                "negative_pct",
+            ),
+        ] {
+            rows.push(row(
+                label,
+                m.n,
+                v(pct, 1),
+                fmt_ci(ci, 1),
+                fmt_change(m.change.as_ref(), field, 1),
+                note(m.small_sample, m.suppressed, ""),
+            ));
+        }
+    }
     for (name, m) in &f.dims.0 {
         let mut extra = m.index.map(|i| format!("index {i:.1}")).unwrap_or_default();
         if f.highest_dim.as_deref() == Some(name) {

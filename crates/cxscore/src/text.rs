@@ -20,8 +20,9 @@ const TEXT_COLUMNS: &[&str] = &[
 
 /// Run a `text` subcommand. `format` is `None` when `--format` was not given:
 /// `analyze` then writes JSON lines (SPEC §2), `problems` a table.
-pub fn run(cmd: &TextCommand, format: Option<OutputFormat>) -> Result<(), Failure> {
+pub fn run(cmd: &TextCommand, db: &str, format: Option<OutputFormat>) -> Result<(), Failure> {
     match cmd {
+        TextCommand::Reanalyze => reanalyze(db, format.unwrap_or(OutputFormat::Table)),
         TextCommand::Analyze(args) => {
             let (texts, analyses) = analyze(args)?;
             write_analyses(&texts, &analyses, format.unwrap_or(OutputFormat::Json))
@@ -31,6 +32,38 @@ pub fn run(cmd: &TextCommand, format: Option<OutputFormat>) -> Result<(), Failur
             write_problems(&analyses, *limit, format.unwrap_or(OutputFormat::Table))
         }
     }
+}
+
+fn reanalyze(db: &str, format: OutputFormat) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    let report = crate::block_on(async {
+        let store = cx_store::open(db).await.map_err(crate::store_failure)?;
+        let terminal = std::io::stderr().is_terminal();
+        cx_store::text::reanalyze(&store, &|n| {
+            if terminal {
+                eprint!("\ranalysed {n} texts");
+            }
+        })
+        .await
+        .map_err(crate::store_failure)
+    })?;
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({"answers": report.answers, "feedback": report.feedback})
+        ),
+        OutputFormat::Csv => println!("answers,feedback\n{},{}", report.answers, report.feedback),
+        OutputFormat::Table => {
+            println!(
+                "analysed {} open-text answers and {} feedback items",
+                report.answers, report.feedback
+            )
+        }
+    }
+    Ok(())
 }
 
 /// The analyzer the flags ask for.

@@ -10,6 +10,7 @@ use super::csi::CsiPairs;
 use super::dimension::{Dimension, DimensionFigures};
 use super::nps::{Nps, NpsFigures};
 use super::scale::Scale;
+use super::sentiment::{POLARITY, Sentiment, SentimentFigures};
 use super::{Disclosure, SMALL_SAMPLE};
 use crate::error::CoreError;
 use crate::stats::Interval;
@@ -32,6 +33,8 @@ pub struct MetricsSpec {
     pub csat: Option<Scale>,
     /// Compute CES on this scale and direction.
     pub ces: Option<(Scale, CesDirection)>,
+    /// Count the polarity (−1, 0, 1) of a comment (feedback polarity, SPEC §1).
+    pub sentiment: bool,
     /// Rated dimensions, in report order.
     pub dims: Vec<DimensionSpec>,
     /// CSI weights by dimension position; empty = equal weights.
@@ -49,6 +52,8 @@ pub enum SlotKind {
     Csat,
     /// The CES question.
     Ces,
+    /// A comment's polarity (−1, 0, 1).
+    Sentiment,
     /// Rated dimension `i` of [`MetricsSpec::dims`].
     Dim(usize),
 }
@@ -68,7 +73,12 @@ impl MetricsSpec {
     /// Checks the request: at least one metric, distinct dimension names,
     /// weights that are finite, non-negative and one per dimension.
     pub fn validate(&self) -> Result<(), CoreError> {
-        if !self.nps && self.csat.is_none() && self.ces.is_none() && self.dims.is_empty() {
+        if !self.nps
+            && self.csat.is_none()
+            && self.ces.is_none()
+            && !self.sentiment
+            && self.dims.is_empty()
+        {
             return Err(CoreError::NoMetrics);
         }
         for (i, d) in self.dims.iter().enumerate() {
@@ -96,7 +106,7 @@ impl MetricsSpec {
     }
 
     /// The value slots of a row, in the order [`GroupAccumulator::record`] expects:
-    /// NPS, CSAT, CES, then the dimensions.
+    /// NPS, CSAT, CES, sentiment, then the dimensions.
     pub fn slots(&self) -> Vec<Slot> {
         let mut slots = Vec::new();
         if self.nps {
@@ -120,6 +130,13 @@ impl MetricsSpec {
                 name: "ces".into(),
             });
         }
+        if self.sentiment {
+            slots.push(Slot {
+                kind: SlotKind::Sentiment,
+                scale: POLARITY,
+                name: "sentiment".into(),
+            });
+        }
         for (i, d) in self.dims.iter().enumerate() {
             slots.push(Slot {
                 kind: SlotKind::Dim(i),
@@ -138,6 +155,7 @@ pub struct GroupAccumulator {
     nps: Option<Nps>,
     csat: Option<Csat>,
     ces: Option<Ces>,
+    sentiment: Option<Sentiment>,
     dims: Vec<Dimension>,
     pairs: CsiPairs,
 }
@@ -182,6 +200,9 @@ pub struct GroupFigures {
     /// CES figures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ces: Option<CesFigures>,
+    /// Feedback polarity: positive / neutral / negative shares.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<SentimentFigures>,
     /// Rated dimensions.
     #[serde(skip_serializing_if = "DimsFigures::is_empty")]
     pub dims: DimsFigures,
@@ -213,6 +234,7 @@ impl GroupAccumulator {
             nps: spec.nps.then(Nps::default),
             csat: spec.csat.map(Csat::new),
             ces: spec.ces.map(|(scale, dir)| Ces::new(scale, dir)),
+            sentiment: spec.sentiment.then(Sentiment::default),
             dims: spec.dims.iter().map(|d| Dimension::new(d.scale)).collect(),
             pairs: CsiPairs::new(spec.dims.len()),
         }
@@ -242,6 +264,12 @@ impl GroupAccumulator {
             }
             i += 1;
         }
+        if let Some(sentiment) = &mut self.sentiment {
+            if let Some(v) = values[i] {
+                sentiment.update(v);
+            }
+            i += 1;
+        }
         let dim_values = &values[i..];
         for (d, v) in self.dims.iter_mut().zip(dim_values) {
             if let Some(v) = v {
@@ -263,6 +291,9 @@ impl GroupAccumulator {
             a.merge(b);
         }
         if let (Some(a), Some(b)) = (&mut self.ces, &other.ces) {
+            a.merge(b);
+        }
+        if let (Some(a), Some(b)) = (&mut self.sentiment, &other.sentiment) {
             a.merge(b);
         }
         for (a, b) in self.dims.iter_mut().zip(&other.dims) {
@@ -296,6 +327,11 @@ impl GroupAccumulator {
         self.ces.as_mut()
     }
 
+    /// The sentiment accumulator, when requested.
+    pub fn sentiment_mut(&mut self) -> Option<&mut Sentiment> {
+        self.sentiment.as_mut()
+    }
+
     /// The dimension accumulators, in spec order.
     pub fn dims_mut(&mut self) -> &mut [Dimension] {
         &mut self.dims
@@ -317,6 +353,7 @@ impl GroupAccumulator {
             nps: self.nps.as_ref().map(|m| m.evaluate(d)),
             csat: self.csat.as_ref().map(|m| m.evaluate(d)),
             ces: self.ces.as_ref().map(|m| m.evaluate(d)),
+            sentiment: self.sentiment.as_ref().map(|m| m.evaluate(d)),
             dims: DimsFigures(
                 spec.dims
                     .iter()
@@ -365,6 +402,9 @@ impl GroupAccumulator {
         if let Some(m) = &f.ces {
             note(m.small_sample, m.suppressed);
         }
+        if let Some(m) = &f.sentiment {
+            note(m.small_sample, m.suppressed);
+        }
         for (_, m) in &f.dims.0 {
             note(m.small_sample, m.suppressed);
         }
@@ -405,6 +445,13 @@ impl GroupAccumulator {
         {
             f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
         }
+        if let (Some(cur), Some(prev), Some(f)) =
+            (&self.sentiment, &previous.sentiment, &mut figures.sentiment)
+            && !f.suppressed
+            && shown_before(prev.n())
+        {
+            f.change = Some(cur.compare(prev)).filter(|c| !c.is_empty());
+        }
         for ((cur, prev), (_, f)) in self
             .dims
             .iter()
@@ -428,6 +475,7 @@ mod tests {
             nps: true,
             csat: None,
             ces: None,
+            sentiment: false,
             dims: vec![
                 DimensionSpec {
                     name: "a".into(),

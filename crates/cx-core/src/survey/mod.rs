@@ -11,6 +11,7 @@ pub mod group;
 pub mod nps;
 pub mod report;
 pub mod scale;
+pub mod sentiment;
 
 use std::collections::BTreeMap;
 
