@@ -448,11 +448,11 @@ async fn submit_response(
     }
     let outcome = state
         .committer
-        .submit(Submission {
-            survey: survey.id,
+        .submit(Submission::new(
+            survey.id,
             response,
-            invitation: invitation.map(|i| i.id),
-        })
+            invitation.map(|i| i.id),
+        ))
         .await?;
     match outcome {
         Submitted::Stored(id) => Ok((

@@ -734,11 +734,7 @@ async fn submit(
         answers,
         serde_json::Map::new(),
     );
-    let submission = Submission {
-        survey: survey.id,
-        response,
-        invitation: invitation.as_ref().map(|i| i.id),
-    };
+    let submission = Submission::new(survey.id, response, invitation.as_ref().map(|i| i.id));
     match state.committer.submit(submission).await {
         Ok(Submitted::Stored(_) | Submitted::Duplicate(_)) => {
             Redirect::to(&format!("/s/{}/thanks?lang={lang}", survey.definition.slug))

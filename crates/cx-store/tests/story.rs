@@ -410,16 +410,19 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
                 survey: id,
                 response: response("k1", 9),
                 invitation: None,
+                texts: Vec::new(),
             },
             Submission {
                 survey: id,
                 response: response("k2", 3),
                 invitation: None,
+                texts: Vec::new(),
             },
             Submission {
                 survey: id,
                 response: response("k1", 9),
                 invitation: None,
+                texts: Vec::new(),
             },
         ])
         .await?;
@@ -433,7 +436,8 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
             .submit(&[Submission {
                 survey: id,
                 response: response("k2", 3),
-                invitation: None
+                invitation: None,
+                texts: Vec::new(),
             }])
             .await?,
         vec![Submitted::Duplicate(b)]
@@ -480,11 +484,13 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
                 survey: id,
                 response: invited.clone(),
                 invitation: Some(inv),
+                texts: Vec::new(),
             },
             Submission {
                 survey: id,
                 response: response("k4", 10),
                 invitation: Some(inv),
+                texts: Vec::new(),
             },
         ])
         .await?;
@@ -498,7 +504,8 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
             .submit(&[Submission {
                 survey: id,
                 response: invited,
-                invitation: Some(inv)
+                invitation: Some(inv),
+                texts: Vec::new(),
             }])
             .await?,
         vec![Submitted::Duplicate(c)]

@@ -413,6 +413,9 @@ fn calibrate(args: &Args) -> Result<(), Error> {
         best_topic.0 as f64 / detected.max(1) as f64,
         best_topic.0
     );
+    if std::env::var_os("CX_CALIBRATION_ERRORS").is_some() {
+        print_errors(&base.clone().with_calibration(cal), &comments);
+    }
     let json = serde_json::to_string_pretty(&cal)?;
     std::fs::write(args.out.join("calibration.json"), format!("{json}\n"))?;
     eprintln!(
@@ -495,4 +498,25 @@ fn dev(args: &Args) -> Result<(), Error> {
         accuracy(&model, &train)
     );
     Ok(())
+}
+
+/// With `CX_CALIBRATION_ERRORS=1`: every calibration comment whose sentiment
+/// or topics the analyzer gets wrong (for working on the lexicons).
+fn print_errors(analyzer: &Analyzer, comments: &[Comment]) {
+    for c in comments {
+        let a = analyzer.analyze(&c.text);
+        let gold: Vec<&str> = c.topics.iter().map(|t| t.topic.as_str()).collect();
+        let got: Vec<&str> = a.topics.iter().map(|t| t.topic.as_str()).collect();
+        let missed: Vec<&&str> = gold.iter().filter(|t| !got.contains(t)).collect();
+        let extra: Vec<&&str> = got.iter().filter(|t| !gold.contains(t)).collect();
+        if a.sentiment != c.sentiment || !missed.is_empty() || !extra.is_empty() {
+            println!(
+                "{:>8} -> {:<8} {:+.2} missed {missed:?} extra {extra:?} | {}",
+                c.sentiment.as_str(),
+                a.sentiment.as_str(),
+                a.score,
+                c.text
+            );
+        }
+    }
 }

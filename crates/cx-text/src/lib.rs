@@ -279,14 +279,16 @@ impl Analyzer {
             };
         }
 
-        // Each clause's logit, damped by its cue, weighted by its role.
+        // Each clause's cue (damping factor), role (weight) and lexicon balance;
+        // its logit only when something needs it (`clause_logit`).
         let parts = clause::split(&norm);
         let roles = clause::roles(&norm, &parts);
-        let mut clause_logits = Vec::with_capacity(parts.len());
-        let (mut sum, mut weights, mut damping) = (0.0f32, 0.0f32, 0.0f32);
+        let mut clauses: Vec<ClauseFacts> = Vec::with_capacity(parts.len());
+        let (mut weights, mut damping, mut lexical) = (0.0f32, 0.0f32, 0.0f32);
         for (part, role) in parts.iter().zip(&roles) {
+            let text = &norm[part.start..part.end];
             let question = norm[part.end..].starts_with('?');
-            let factor = match cues::cue(&norm[part.start..part.end], question) {
+            let factor = match cues::cue(text, question) {
                 cues::Cue::Plain => 1.0,
                 cues::Cue::Hedge => cal.hedge,
                 cues::Cue::Request => cal.request,
@@ -296,26 +298,37 @@ impl Analyzer {
                 clause::Role::Main => cal.contrast,
                 clause::Role::Conceded => 0.5,
             };
-            let clause = &norm[part.start..part.end];
-            let l = factor
-                * (self.logit(clause, han_share, scratch) + cal.lexicon * lexicon::balance(clause));
-            clause_logits.push(l);
-            sum += weight * l;
+            let balance = lexicon::balance(text);
             weights += weight;
             damping += weight * factor;
+            lexical += balance;
+            clauses.push(ClauseFacts {
+                factor,
+                weight,
+                balance,
+                logit: None,
+            });
+        }
+        let whole_model = self.logit(&norm, han_share, scratch);
+        // One clause spanning the text: its logit is the whole text's.
+        if let [only] = clauses.as_mut_slice() {
+            only.logit = Some(only.factor * (whole_model + cal.lexicon * only.balance));
         }
         let logit = if weights > 0.0 {
-            let lexical: f32 = clause_logits
-                .iter()
-                .zip(&parts)
-                .map(|(_, p)| lexicon::balance(&norm[p.start..p.end]))
-                .sum();
-            let whole =
-                (self.logit(&norm, han_share, scratch) + cal.lexicon * lexical) * damping / weights;
-            cal.whole * whole + (1.0 - cal.whole) * sum / weights
+            let whole = (whole_model + cal.lexicon * lexical) * damping / weights;
+            if cal.whole >= 1.0 {
+                whole
+            } else {
+                let mut sum = 0.0;
+                for i in 0..clauses.len() {
+                    sum += clauses[i].weight
+                        * self.clause_logit(&norm, &parts, &mut clauses, i, han_share, scratch);
+                }
+                cal.whole * whole + (1.0 - cal.whole) * sum / weights
+            }
         } else {
             // Emojis or symbols only.
-            self.logit(&norm, han_share, scratch)
+            whole_model
         };
         let score = 2.0 * sigmoid(logit) - 1.0;
         let sentiment = Polarity::of_score(score, neutral);
@@ -331,12 +344,13 @@ impl Analyzer {
             else {
                 continue;
             };
+            let l = self.clause_logit(&norm, &parts, &mut clauses, i, han_share, scratch);
             match topics.iter_mut().find(|t| t.0 == mention.topic) {
                 Some(t) => {
-                    t.1 += clause_logits[i];
+                    t.1 += l;
                     t.2 += 1;
                 }
-                None => topics.push((mention.topic, clause_logits[i], 1)),
+                None => topics.push((mention.topic, l, 1)),
             }
         }
         scratch.mentions = mentions;
@@ -351,16 +365,15 @@ impl Analyzer {
                 }
             })
             .collect();
-        let negative_parts: Vec<&str> = if sentiment == Polarity::Negative {
-            parts
-                .iter()
-                .zip(&clause_logits)
-                .filter(|(_, l)| 2.0 * sigmoid(**l) - 1.0 <= -cal.topic_neutral)
-                .map(|(p, _)| &norm[p.start..p.end])
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let mut negative_parts: Vec<&str> = Vec::new();
+        if sentiment == Polarity::Negative {
+            for (i, p) in parts.iter().enumerate() {
+                let l = self.clause_logit(&norm, &parts, &mut clauses, i, han_share, scratch);
+                if 2.0 * sigmoid(l) - 1.0 <= -cal.topic_neutral {
+                    negative_parts.push(&norm[p.start..p.end]);
+                }
+            }
+        }
         let phrases = phrases::key_phrases(&negative_parts);
         Analysis {
             lang,
@@ -369,6 +382,26 @@ impl Analyzer {
             topics,
             phrases,
         }
+    }
+
+    /// Clause `i`'s logit (damped by its cue, lexicon added), computed once.
+    fn clause_logit(
+        &self,
+        norm: &str,
+        parts: &[clause::Part],
+        clauses: &mut [ClauseFacts],
+        i: usize,
+        han_share: f32,
+        scratch: &mut Scratch,
+    ) -> f32 {
+        if let Some(l) = clauses[i].logit {
+            return l;
+        }
+        let c = &clauses[i];
+        let model = self.logit(&norm[parts[i].start..parts[i].end], han_share, scratch);
+        let l = c.factor * (model + self.calibration.lexicon * c.balance);
+        clauses[i].logit = Some(l);
+        l
     }
 
     fn logit(&self, text: &str, han_share: f32, scratch: &mut Scratch) -> f32 {
@@ -383,6 +416,19 @@ impl Analyzer {
         }
         sum
     }
+}
+
+/// What the analysis knows of one clause.
+#[derive(Debug, Clone, Copy)]
+struct ClauseFacts {
+    /// Damping by its cue (hedge, request).
+    factor: f32,
+    /// Weight by its role (main point, conceded).
+    weight: f32,
+    /// Praise minus complaints (`lexicon::balance`).
+    balance: f32,
+    /// Its logit, once computed.
+    logit: Option<f32>,
 }
 
 /// Reusable buffers for `Analyzer::analyze_with`.
