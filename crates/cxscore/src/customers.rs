@@ -14,9 +14,9 @@ use cx_core::customer::gamma_gamma::GammaGamma;
 use cx_core::customer::rfm::{CustomerTotals, rfm, rfm_from_totals};
 use cx_core::customer::summary::{CustomerSummary, TimeUnit, distinct_tuples, summarize};
 use cx_core::period::{Date, Interval};
+use cx_io::ScanOptions;
 use cx_io::import::{ImportKind, Record, RowReader, map_columns};
 use cx_io::table::TableSource;
-use cx_io::{EncodingChoice, ScanOptions};
 use cx_store::Store;
 use serde_json::{Value, json};
 
@@ -184,12 +184,7 @@ fn load_file(source: &TransactionSource, path: &std::path::Path) -> Result<Loade
 
 /// Scan options from `--encoding`, and `--customer/--date/--amount` as column overrides.
 fn scan_setup(source: &TransactionSource) -> Result<(ScanOptions, Vec<(String, String)>), Failure> {
-    let encoding = EncodingChoice::parse(&source.encoding).ok_or_else(|| {
-        Failure::bad_input(anyhow!(
-            "--encoding {:?}: use auto, utf-8 or gb18030",
-            source.encoding
-        ))
-    })?;
+    let encoding = crate::encoding_flag(&source.encoding)?;
     let overrides = [
         (&source.customer, "customer"),
         (&source.date, "date"),

@@ -5,8 +5,8 @@ use std::io::Write;
 
 use anyhow::{Context, anyhow};
 use cx_core::survey::drivers::{quadrants, relative_weights};
+use cx_io::ScanOptions;
 use cx_io::table::TableSource;
-use cx_io::{EncodingChoice, ScanOptions};
 use serde::Serialize;
 
 use crate::Failure;
@@ -44,12 +44,7 @@ pub fn run(args: &DriversArgs, format: OutputFormat) -> Result<(), Failure> {
             "--dims needs at least two columns, e.g. --dims product_quality,service_attitude,price"
         )));
     }
-    let encoding = EncodingChoice::parse(&args.encoding).ok_or_else(|| {
-        Failure::bad_input(anyhow!(
-            "--encoding {:?}: use auto, utf-8 or gb18030",
-            args.encoding
-        ))
-    })?;
+    let encoding = crate::encoding_flag(&args.encoding)?;
     let options = ScanOptions {
         encoding,
         ..ScanOptions::default()

@@ -6,8 +6,8 @@
 use std::io::Write;
 
 use anyhow::anyhow;
+use cx_io::ScanOptions;
 use cx_io::import::ImportKind;
-use cx_io::{EncodingChoice, ScanOptions};
 use cx_store::import::{ImportOptions, ImportReport, import_file};
 
 use crate::cli::{ImportArgs, OutputFormat};
@@ -30,12 +30,7 @@ pub fn run(args: &ImportArgs, db: &str, format: OutputFormat) -> Result<(), Fail
             "importing responses needs --survey ID (see `cxscore survey list`)"
         )));
     }
-    let encoding = EncodingChoice::parse(&args.encoding).ok_or_else(|| {
-        Failure::bad_input(anyhow!(
-            "--encoding {:?}: use auto, utf-8 or gb18030",
-            args.encoding
-        ))
-    })?;
+    let encoding = crate::encoding_flag(&args.encoding)?;
     let one_to_five = match args.assessment_scale.as_str() {
         "-2..2" | "-2..+2" | "pm2" => false,
         "1-5" | "1..5" => true,

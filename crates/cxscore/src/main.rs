@@ -57,6 +57,15 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+/// The `--encoding` flag (auto, utf-8 or gb18030), or the error that names it.
+pub fn encoding_flag(text: &str) -> Result<cx_io::EncodingChoice, Failure> {
+    cx_io::EncodingChoice::parse(text).ok_or_else(|| {
+        Failure::bad_input(anyhow::anyhow!(
+            "--encoding {text:?}: use auto, utf-8 or gb18030"
+        ))
+    })
+}
+
 /// Store errors: the caller's (unknown survey, slug in use, bad URL) exit 2.
 pub fn store_failure(e: cx_store::StoreError) -> Failure {
     use cx_store::StoreError as E;

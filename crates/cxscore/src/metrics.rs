@@ -6,8 +6,8 @@ use cx_core::survey::Disclosure;
 use cx_core::survey::ces::CesDirection;
 use cx_core::survey::group::{DimensionSpec, MetricsSpec};
 use cx_core::survey::scale::Scale;
+use cx_io::ScanOptions;
 use cx_io::metrics::{MetricsRequest, compute};
-use cx_io::{EncodingChoice, ScanOptions};
 use cx_store::Store;
 use cx_store::metrics::{MetricsQuery, parse_filters, parse_weights, survey_metrics};
 
@@ -22,12 +22,7 @@ pub fn run(args: &MetricsArgs, db: &str, format: OutputFormat) -> Result<(), Fai
         return run_on_database(args, survey, db, format);
     }
     let request = request_from(args).map_err(Failure::bad_input)?;
-    let encoding = EncodingChoice::parse(&args.encoding).ok_or_else(|| {
-        Failure::bad_input(anyhow!(
-            "--encoding {:?}: use auto, utf-8 or gb18030",
-            args.encoding
-        ))
-    })?;
+    let encoding = crate::encoding_flag(&args.encoding)?;
     let options = ScanOptions {
         encoding,
         threads: args.threads,

@@ -5,8 +5,8 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
+use cx_io::ScanOptions;
 use cx_io::table::TableSource;
-use cx_io::{EncodingChoice, ScanOptions};
 use cx_text::{Analysis, Analyzer, Lang, TopicConfig};
 
 use crate::Failure;
@@ -140,12 +140,7 @@ fn read_texts(args: &TextArgs) -> Result<Vec<String>, Failure> {
             .map_err(Failure::bad_input)?;
         return read_lines(std::io::BufReader::new(file), &path.display().to_string());
     }
-    let encoding = EncodingChoice::parse(&args.encoding).ok_or_else(|| {
-        Failure::bad_input(anyhow!(
-            "--encoding {:?}: use auto, utf-8 or gb18030",
-            args.encoding
-        ))
-    })?;
+    let encoding = crate::encoding_flag(&args.encoding)?;
     let options = ScanOptions {
         encoding,
         ..ScanOptions::default()
