@@ -55,6 +55,7 @@ pub fn routes() -> Router<Shared> {
             post(import).layer(axum::extract::DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
         .route("/text/analyze", post(analyze_text))
+        .route("/feedback", get(list_feedback))
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
         .fallback(|| async {
@@ -65,8 +66,8 @@ pub fn routes() -> Router<Shared> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "cxscore API", version = "1", description = "Surveys, responses, invitations and metrics. Authenticate with `Authorization: Bearer TOKEN` (`cxscore token create`)."),
-    paths(list_surveys, create_survey, get_survey, update_survey, delete_survey, submit_response, list_responses, create_invitations, metrics, import, analyze_text, list_tokens, create_token, revoke_token),
-    components(schemas(TextBody, TextResults, ImportResult, ErrorBody, SurveySummary, SurveyDetail, Created, SubmitBody, SubmitResult, ResponsesPage, ResponseRow, InvitationsBody, InvitationResult, TokenBody, TokenCreated, TokenRow)),
+    paths(list_surveys, create_survey, get_survey, update_survey, delete_survey, submit_response, list_responses, create_invitations, metrics, import, analyze_text, list_feedback, list_tokens, create_token, revoke_token),
+    components(schemas(TextBody, TextResults, FeedbackPage, FeedbackRow, ImportResult, ErrorBody, SurveySummary, SurveyDetail, Created, SubmitBody, SubmitResult, ResponsesPage, ResponseRow, InvitationsBody, InvitationResult, TokenBody, TokenCreated, TokenRow)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
@@ -1084,6 +1085,108 @@ pub struct TextResults {
 
 /// At most this many texts per request.
 const MAX_TEXTS: usize = 10_000;
+
+/// Filters of `GET /api/v1/feedback`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackParams {
+    sentiment: Option<String>,
+    topic: Option<String>,
+    source: Option<String>,
+    q: Option<String>,
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// A page of feedback items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackPage {
+    /// The items, oldest first.
+    items: Vec<FeedbackRow>,
+    /// Pass as `after` for the next page (absent on the last page).
+    next_after: Option<i64>,
+}
+
+/// A feedback item with its text analysis.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackRow {
+    id: i64,
+    /// The customer (account) code.
+    customer: Option<String>,
+    /// complaint, review, interview, focus_group, social, …
+    source: String,
+    date: String,
+    text: String,
+    /// zh, en, mixed or und.
+    lang: Option<String>,
+    /// positive, neutral or negative.
+    sentiment: Option<String>,
+    /// −1…1.
+    score: Option<f64>,
+    /// `[{"topic", "sentiment", "score"}]`.
+    #[schema(value_type = Vec<Object>)]
+    topics: serde_json::Value,
+}
+
+#[utoipa::path(get, path = "/api/v1/feedback", params(("sentiment" = Option<String>, Query, description = "positive, neutral or negative"),
+    ("topic" = Option<String>, Query, description = "a topic id, e.g. delivery"), ("source" = Option<String>, Query, description = "complaint, review, …"),
+    ("q" = Option<String>, Query, description = "text contains (case-insensitive)"), ("after" = Option<i64>, Query, description = "items with larger ids"),
+    ("limit" = Option<i64>, Query, description = "page size, at most 1000")),
+    responses((status = 200, body = FeedbackPage), (status = 400, body = ErrorBody)))]
+async fn list_feedback(
+    State(state): State<Shared>,
+    caller: Caller,
+    Query(p): Query<FeedbackParams>,
+) -> Result<Json<FeedbackPage>, ApiError> {
+    caller.require(Need::Read)?;
+    let sentiment = match p.sentiment.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(
+            cx_text::Polarity::parse(text)
+                .ok_or_else(|| {
+                    ApiError::invalid_field("sentiment", "use positive, neutral or negative")
+                })?
+                .value(),
+        ),
+    };
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let query = cx_store::server::FeedbackQuery {
+        sentiment,
+        topic: p.topic.filter(|t| !t.is_empty()),
+        source: p.source.filter(|s| !s.is_empty()),
+        search: p.q.filter(|q| !q.is_empty()),
+        after: p.after.unwrap_or(0),
+    };
+    let rows = state.store.feedback_items(&query, limit).await?;
+    let next_after = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let items = rows
+        .into_iter()
+        .map(|r| FeedbackRow {
+            id: r.id,
+            customer: r.customer,
+            source: r.source,
+            date: r.date,
+            text: r.text,
+            lang: r.lang,
+            sentiment: r.sentiment.map(|v| {
+                match v {
+                    1 => "positive",
+                    -1 => "negative",
+                    _ => "neutral",
+                }
+                .to_owned()
+            }),
+            score: r.score,
+            topics: r
+                .topics
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_else(|| serde_json::json!([])),
+        })
+        .collect();
+    Ok(Json(FeedbackPage { items, next_after }))
+}
 
 #[utoipa::path(post, path = "/api/v1/text/analyze", request_body = TextBody,
     responses((status = 200, body = TextResults), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]

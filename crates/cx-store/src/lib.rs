@@ -572,6 +572,7 @@ delegate_server! {
     verbatims(q: &server::VerbatimQuery, limit: i64, offset: i64) -> (Vec<server::Verbatim>, u64);
     verbatim_scores(q: &server::VerbatimQuery) -> Vec<(Option<i64>, u64)>;
     verbatim_analyses(q: &server::VerbatimQuery, limit: i64) -> Vec<(Option<i64>, Option<String>)>;
+    feedback_items(q: &server::FeedbackQuery, limit: i64) -> Vec<server::StoredFeedback>;
     account_summaries(survey: SurveyId, nps_question: &str, search: Option<&str>, tier: Option<&str>, limit: i64) -> Vec<server::AccountSummary>;
     account_detail(code: &str, limit: i64) -> Option<server::AccountDetail>;
     contact_account(contact: ContactId) -> Option<AccountId>;

@@ -155,6 +155,44 @@ pub struct Verbatim {
     pub topics: Option<String>,
 }
 
+/// Which feedback items to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedbackQuery {
+    /// Only this polarity (−1, 0, 1).
+    pub sentiment: Option<i64>,
+    /// Only items about this topic.
+    pub topic: Option<String>,
+    /// Only this source (`complaint`, `review`, …).
+    pub source: Option<String>,
+    /// Case-insensitive substring of the text.
+    pub search: Option<String>,
+    /// Items with a larger id.
+    pub after: i64,
+}
+
+/// A stored feedback item with its text analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFeedback {
+    /// Id.
+    pub id: i64,
+    /// The customer code it came with.
+    pub customer: Option<String>,
+    /// Its source.
+    pub source: String,
+    /// Its date (ISO).
+    pub date: String,
+    /// The text.
+    pub text: String,
+    /// Language (`zh`, `en`, `mixed`, `und`), once analysed.
+    pub lang: Option<String>,
+    /// −1, 0, 1, once analysed.
+    pub sentiment: Option<i64>,
+    /// −1…1, once analysed.
+    pub score: Option<f64>,
+    /// Topics as JSON, once analysed.
+    pub topics: Option<String>,
+}
+
 /// An account with its survey and revenue figures, for the accounts list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountSummary {
@@ -266,6 +304,12 @@ pub trait ServerStore {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<Verbatim>, u64), StoreError>;
+    /// Feedback items matching `q`, oldest first from `q.after`, at most `limit`.
+    async fn feedback_items(
+        &self,
+        q: &FeedbackQuery,
+        limit: i64,
+    ) -> Result<Vec<StoredFeedback>, StoreError>;
     /// Text polarity and topics (JSON) of the `limit` newest matching verbatims.
     async fn verbatim_analyses(
         &self,
@@ -813,6 +857,65 @@ macro_rules! impl_server_store {
                     })
                     .collect::<Result<Vec<_>, $crate::StoreError>>()?;
                 Ok((list, total))
+            }
+
+            async fn feedback_items(
+                &self,
+                fq: &$crate::server::FeedbackQuery,
+                limit: i64,
+            ) -> Result<Vec<$crate::server::StoredFeedback>, $crate::StoreError> {
+                use sqlx::Row;
+                let mut sql = String::from(
+                    "SELECT id, customer, source, date, text, lang, CAST(sentiment AS BIGINT), sentiment_score, topics
+                     FROM feedback WHERE id > $1",
+                );
+                let mut texts: Vec<String> = Vec::new();
+                let mut n = 1;
+                let mut next = || {
+                    n += 1;
+                    format!("${n}")
+                };
+                if fq.sentiment.is_some() {
+                    sql.push_str(&format!(" AND sentiment = {}", next()));
+                }
+                if let Some(topic) = &fq.topic {
+                    // Topics are stored as JSON text; the topic id is matched as written there.
+                    sql.push_str(&format!(" AND topics LIKE {}", next()));
+                    texts.push(format!("%\"topic\":{}%", serde_json::Value::String(topic.clone())));
+                }
+                if let Some(source) = &fq.source {
+                    sql.push_str(&format!(" AND source = {}", next()));
+                    texts.push(source.clone());
+                }
+                if let Some(search) = &fq.search {
+                    sql.push_str(&format!(" AND LOWER(text) LIKE {} ESCAPE '\\'", next()));
+                    let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    texts.push(format!("%{escaped}%"));
+                }
+                sql.push_str(&format!(" ORDER BY id LIMIT {}", next()));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(fq.after);
+                if let Some(s) = fq.sentiment {
+                    q = q.bind(s as i16);
+                }
+                for t in &texts {
+                    q = q.bind(t);
+                }
+                let rows = q.bind(limit).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::server::StoredFeedback {
+                            id: r.try_get(0)?,
+                            customer: r.try_get(1)?,
+                            source: r.try_get(2)?,
+                            date: r.try_get(3)?,
+                            text: r.try_get(4)?,
+                            lang: r.try_get(5)?,
+                            sentiment: r.try_get(6)?,
+                            score: r.try_get::<Option<f32>, _>(7)?.map(f64::from),
+                            topics: r.try_get(8)?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn verbatim_analyses(

@@ -378,6 +378,31 @@ async fn text_story(store: &AnyStore, id: cx_core::model::SurveyId) -> Result<()
     assert_eq!(feedback.len(), 1);
     assert_eq!(feedback[0].1, "发货太慢");
     assert_eq!(cx_store::analyze_text(&feedback[0].1).sentiment, -1);
+    // Listed with its analysis, by polarity, topic and text.
+    use cx_store::server::FeedbackQuery;
+    let q = FeedbackQuery {
+        sentiment: Some(-1),
+        topic: Some("delivery".into()),
+        ..FeedbackQuery::default()
+    };
+    let items = store.feedback_items(&q, 10).await?;
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0].lang.as_deref(), items[0].sentiment),
+        (Some("zh"), Some(-1))
+    );
+    assert!(items[0].score.is_some_and(|s| s < 0.0));
+    let q = FeedbackQuery {
+        sentiment: Some(1),
+        ..FeedbackQuery::default()
+    };
+    assert!(store.feedback_items(&q, 10).await?.is_empty());
+    let q = FeedbackQuery {
+        search: Some("发货".into()),
+        source: Some("complaint".into()),
+        ..FeedbackQuery::default()
+    };
+    assert_eq!(store.feedback_items(&q, 10).await?.len(), 1);
     Ok(())
 }
 
