@@ -338,12 +338,11 @@ impl Analyzer {
         self.topics.find(&norm, &mut mentions);
         let mut topics: Vec<(usize, f32, usize)> = Vec::new();
         for mention in &mentions {
-            let Some(i) = parts
-                .iter()
-                .position(|p| p.start <= mention.start && mention.start < p.end)
-            else {
+            // Parts are in text order: the first that ends after the mention's start.
+            let i = parts.partition_point(|p| p.end <= mention.start);
+            if parts.get(i).is_none_or(|p| p.start > mention.start) {
                 continue;
-            };
+            }
             let l = self.clause_logit(&norm, &parts, &mut clauses, i, han_share, scratch);
             match topics.iter_mut().find(|t| t.0 == mention.topic) {
                 Some(t) => {
@@ -371,6 +370,10 @@ impl Analyzer {
                 let l = self.clause_logit(&norm, &parts, &mut clauses, i, han_share, scratch);
                 if 2.0 * sigmoid(l) - 1.0 <= -cal.topic_neutral {
                     negative_parts.push(&norm[p.start..p.end]);
+                    // Enough for a handful of key phrases, however long the text.
+                    if negative_parts.len() >= 12 {
+                        break;
+                    }
                 }
             }
         }

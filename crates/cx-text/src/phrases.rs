@@ -51,6 +51,9 @@ pub fn key_phrases(parts: &[&str]) -> Vec<String> {
         }
     };
     for part in parts {
+        if out.len() >= MAX_PHRASES {
+            break;
+        }
         if part.chars().any(is_han) {
             for tag in jieba().tag(part, true) {
                 let han = tag.word.chars().filter(|c| is_han(*c)).count();

@@ -122,3 +122,24 @@ fn team_examples() {
         assert_eq!(a.sentiment, want, "{text}: {a:?}");
     }
 }
+
+mod never_panics {
+    use cx_text::{Analyzer, Lang};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Any text — mixed scripts, emojis, full-width forms, stray markers
+        /// and punctuation — gets an analysis with a score in −1…1 and no panic.
+        #[test]
+        fn any_text(text in "(\\PC|[但是不没，。！？!?,.:;…~ 👍😡ａ-ｚ]|but |however |although |no |not |n't ){0,60}") {
+            for lang in [None, Some(Lang::Zh), Some(Lang::En)] {
+                let a = Analyzer::builtin().with_lang(lang).analyze(&text);
+                prop_assert!((-1.0..=1.0).contains(&a.score), "{} for {text:?}", a.score);
+                for t in &a.topics {
+                    prop_assert!((-1.0..=1.0).contains(&t.score));
+                }
+            }
+        }
+    }
+}
