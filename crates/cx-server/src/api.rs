@@ -1056,9 +1056,6 @@ pub struct ImportResult {
     pub rejections: Vec<cx_store::import::RejectionOut>,
 }
 
-/// Imports a file sent as the request body (CSV, TSV, XLSX, JSONL or Parquet,
-/// named by `format`; UTF-8 or GBK), exactly as `cxscore import` does; `map`
-/// repeats as `COLUMN=FIELD`.
 /// Texts to analyse: `text` for one, `texts` for many (at most 10,000).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -1150,6 +1147,16 @@ async fn list_feedback(
         ),
     };
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    if let Some(topic) = p.topic.as_deref().filter(|t| !t.is_empty())
+        && !topic
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(ApiError::invalid_field(
+            "topic",
+            "a topic id such as delivery or after_sales",
+        ));
+    }
     let query = cx_store::server::FeedbackQuery {
         sentiment,
         topic: p.topic.filter(|t| !t.is_empty()),
@@ -1231,6 +1238,9 @@ async fn analyze_text(caller: Caller, body: bytes::Bytes) -> Result<Json<TextRes
     Ok(Json(TextResults { results }))
 }
 
+/// Imports a file sent as the request body (CSV, TSV, XLSX, JSONL or Parquet,
+/// named by `format`; UTF-8 or GBK), exactly as `cxscore import` does; `map`
+/// repeats as `COLUMN=FIELD`.
 #[utoipa::path(post, path = "/api/v1/imports/{kind}", params(
     ("kind" = String, Path, description = "responses, accounts, contacts, transactions, feedback or assessments"),
     ("format" = String, Query, description = "csv, tsv, xlsx, jsonl or parquet"), ("survey" = Option<String>, Query, description = "for responses"),

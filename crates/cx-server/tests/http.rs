@@ -1857,4 +1857,73 @@ async fn text_analysis_endpoint_and_sentiment_metrics() {
         StatusCode::BAD_REQUEST,
         "nps is not a text question"
     );
+
+    // Imported feedback items are analysed and listed with their analysis.
+    let csv = "客户编号,来源,日期,反馈内容\nC1,投诉,2026-03-03,发货太慢了，等了两周\nC2,评价,2026-03-04,客服态度很好，点赞\nC3,投诉,2026-03-05,The invoice was wrong again\n";
+    let r = c
+        .post(format!("{}/api/v1/imports/feedback?format=csv", s.url))
+        .bearer_auth(&writer)
+        .body(csv)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::OK);
+    let list = |query: &str| {
+        c.get(format!("{}/api/v1/feedback?{query}", s.url))
+            .bearer_auth(&token)
+            .send()
+    };
+    let all: Value = list("").await.expect("get").json().await.expect("json");
+    let items = all["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3, "{all}");
+    assert_eq!(items[0]["sentiment"], "negative");
+    assert_eq!(items[0]["lang"], "zh");
+    assert_eq!(items[0]["topics"][0]["topic"], "delivery");
+    assert_eq!(items[1]["sentiment"], "positive");
+    assert_eq!(items[2]["lang"], "en");
+    let count = |v: &Value| v["items"].as_array().map(Vec::len);
+    let negative: Value = list("sentiment=negative")
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(count(&negative), Some(2), "{negative}");
+    let billing: Value = list("topic=billing")
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(count(&billing), Some(1), "{billing}");
+    assert_eq!(billing["items"][0]["customer"], "C3");
+    let found: Value = list("q=INVOICE")
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(count(&found), Some(1));
+    let paged: Value = list("limit=2")
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let after = paged["next_after"].as_i64().expect("a next page");
+    let rest: Value = list(&format!("after={after}"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(count(&rest), Some(1));
+    let r = list("sentiment=angry").await.expect("get");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = list("topic=a%25").await.expect("get");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a topic is an id, not a pattern"
+    );
 }

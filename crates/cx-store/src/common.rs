@@ -78,6 +78,8 @@ macro_rules! impl_store {
             ) -> Result<$crate::InsertCounts, $crate::StoreError> {
                 use sqlx::Row;
                 let mut counts = $crate::InsertCounts::default();
+                // Comments are analysed on every core before the transaction opens.
+                let analyses = $crate::common::analyze_answers(batch);
                 let mut tx = self.pool.begin().await?;
                 let insert = format!(
                     "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language,
@@ -86,7 +88,7 @@ macro_rules! impl_store {
                      ON CONFLICT (survey_id, dedupe_key) DO NOTHING RETURNING id",
                     ($dialect.json_param)(9)
                 );
-                for r in batch {
+                for (r, analysed) in batch.iter().zip(analyses) {
                     let metadata = serde_json::Value::Object(r.metadata.clone()).to_string();
                     let row = sqlx::query(sqlx::AssertSqlSafe(insert.as_str()))
                         .bind(survey.0)
@@ -105,9 +107,8 @@ macro_rules! impl_store {
                         continue;
                     };
                     let id: i64 = row.try_get(0)?;
-                    for (question, value) in &r.answers {
+                    for ((question, value), t) in r.answers.iter().zip(analysed) {
                         let (int, text) = $crate::common::answer_columns(value);
-                        let t = $crate::common::text_columns(value);
                         sqlx::query(
                             "INSERT INTO answers (response_id, question_id, value_int, value_text, sentiment, sentiment_score, topics)
                              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -226,10 +227,11 @@ macro_rules! impl_store {
                 batch: &[$crate::KeyedFeedback],
             ) -> Result<$crate::InsertCounts, $crate::StoreError> {
                 let mut counts = $crate::InsertCounts::default();
+                // Analysed before the transaction opens (on the caller's thread).
+                let analyses: Vec<$crate::TextColumns> = batch.iter().map(|k| $crate::common::analyze_text(&k.item.text)).collect();
                 let mut tx = self.pool.begin().await?;
-                for k in batch {
+                for (k, t) in batch.iter().zip(analyses) {
                     let f = &k.item;
-                    let t = $crate::common::analyze_text(&f.text);
                     let done = sqlx::query(
                         "INSERT INTO feedback (dedupe_key, customer, account_id, source, date, text, lang, sentiment, sentiment_score, topics)
                          VALUES ($1, $2, (SELECT id FROM accounts WHERE external_id = $3), $4, $5, $6, $7, $8, $9, $10)
@@ -716,6 +718,43 @@ pub(crate) fn text_columns(
         }
         _ => None,
     }
+}
+
+/// The analysis of every answer of every response (`None` for non-text
+/// answers), computed on all cores; index-aligned with `batch` and its answers.
+pub(crate) fn analyze_answers(
+    batch: &[crate::NewResponse],
+) -> Vec<Vec<Option<crate::TextColumns>>> {
+    let analyse = |r: &crate::NewResponse| {
+        r.answers
+            .iter()
+            .map(|(_, v)| text_columns(v))
+            .collect::<Vec<_>>()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if batch.len() < 256 || threads < 2 {
+        return batch.iter().map(analyse).collect();
+    }
+    let chunk = batch.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = batch
+            .chunks(chunk)
+            .map(|part| {
+                (
+                    part,
+                    s.spawn(move || part.iter().map(analyse).collect::<Vec<_>>()),
+                )
+            })
+            .collect();
+        // A worker that panicked is redone here, so every response keeps its row.
+        handles
+            .into_iter()
+            .flat_map(|(part, h)| {
+                h.join()
+                    .unwrap_or_else(|_| part.iter().map(analyse).collect())
+            })
+            .collect()
+    })
 }
 
 /// Analyse a text with the built-in models (cx-text) into its stored columns.

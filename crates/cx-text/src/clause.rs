@@ -42,13 +42,25 @@ pub struct Part {
 /// Rewrite double negation, which reads as a plain statement
 /// (`不是不满意` → `满意`, `没有不好` → `好`).
 pub fn rewrite(text: &str) -> String {
-    if text.contains("不是不") || text.contains("没有不") || text.contains("并非不") {
-        text.replace("不是不", "")
-            .replace("没有不", "")
-            .replace("并非不", "")
-    } else {
-        text.to_owned()
+    if !(text.contains("不是不") || text.contains("没有不") || text.contains("并非不")) {
+        return text.to_owned();
     }
+    // "是不是不合理" is a question, not a double negation: keep it.
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((i, m)) = ["不是不", "没有不", "并非不"]
+        .iter()
+        .filter_map(|m| rest.find(m).map(|i| (i, *m)))
+        .min()
+    {
+        out.push_str(&rest[..i]);
+        if m == "不是不" && rest[..i].ends_with('是') {
+            out.push_str(m);
+        }
+        rest = &rest[i + m.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Occurrences of `marker` in `text` (byte offsets); Latin markers only as
@@ -71,16 +83,19 @@ fn occurrences<'a>(text: &'a str, marker: &'a str) -> impl Iterator<Item = usize
 
 /// Markers found in `text`: (start, end) byte ranges, sorted, not overlapping.
 fn markers(text: &str, list: &[&str]) -> Vec<(usize, usize)> {
-    let mut found: Vec<(usize, usize)> = Vec::new();
-    for marker in list {
-        for i in occurrences(text, marker) {
-            let range = (i, i + marker.len());
-            if !found.iter().any(|r| r.0 < range.1 && range.0 < r.1) {
-                found.push(range);
-            }
+    // Every occurrence, then left to right keeping those that overlap none
+    // kept before (the earlier-listed marker wins a tie at one position).
+    let mut all: Vec<(usize, usize, usize)> = Vec::new();
+    for (rank, marker) in list.iter().enumerate() {
+        all.extend(occurrences(text, marker).map(|i| (i, rank, i + marker.len())));
+    }
+    all.sort_unstable();
+    let mut found: Vec<(usize, usize)> = Vec::with_capacity(all.len());
+    for (start, _, end) in all {
+        if found.last().is_none_or(|last| last.1 <= start) {
+            found.push((start, end));
         }
     }
-    found.sort_unstable();
     found
 }
 
@@ -140,10 +155,9 @@ pub fn roles(text: &str, parts: &[Part]) -> Vec<Role> {
         .enumerate()
         .map(|(i, p)| {
             let previous_end = if i == 0 { 0 } else { parts[i - 1].end };
-            if concessions
-                .iter()
-                .any(|c| c.1 <= p.start && c.0 >= previous_end)
-            {
+            // The first concession marker at or after the previous clause's end.
+            let c = concessions.partition_point(|c| c.0 < previous_end);
+            if concessions.get(c).is_some_and(|c| c.1 <= p.start) {
                 Role::Conceded
             } else if contrast_end.is_some_and(|e| p.start >= e) {
                 Role::Main
@@ -196,5 +210,6 @@ mod tests {
         assert_eq!(rewrite("不是不满意"), "满意");
         assert_eq!(rewrite("没有不好的地方"), "好的地方");
         assert_eq!(rewrite("不满意"), "不满意");
+        assert_eq!(rewrite("这样是不是不合理"), "这样是不是不合理");
     }
 }

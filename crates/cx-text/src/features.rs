@@ -258,7 +258,7 @@ fn chinese(text: &str, mask: u32, out: &mut FeatureVec) {
 }
 
 /// Words that negate what follows (after normalisation; `n't` forms included).
-fn is_negator(word: &str) -> bool {
+pub(crate) fn is_negator(word: &str) -> bool {
     matches!(
         word,
         "not"
@@ -313,7 +313,7 @@ fn words(clause: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Apostrophes dropped, so `don't` and `dont` are one word.
-fn plain(word: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn plain(word: &str) -> std::borrow::Cow<'_, str> {
     if word.contains(['\'', '’']) {
         std::borrow::Cow::Owned(word.chars().filter(|c| *c != '\'' && *c != '’').collect())
     } else {

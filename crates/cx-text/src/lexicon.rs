@@ -360,10 +360,18 @@ fn denied(text: &str, at: usize, latin: bool) -> bool {
         return ZH_DENIALS.iter().any(|d| text[..at].ends_with(d));
     }
     let before = text[..at].trim_end();
-    EN_DENIALS.iter().any(|d| {
+    if EN_DENIALS.iter().any(|d| {
         before.ends_with(d)
             && !before[..before.len() - d.len()].ends_with(|c: char| c.is_ascii_alphanumeric())
-    })
+    }) {
+        return true;
+    }
+    // Any negator word right before (wouldn't, can't, isn’t, cannot, …).
+    let word = before
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+        .next()
+        .unwrap_or("");
+    crate::features::is_negator(&crate::features::plain(word))
 }
 
 /// Praise minus complaints in a (normalised) clause.
@@ -373,11 +381,14 @@ pub fn balance(text: &str) -> f32 {
     let mut total = 0i32;
     let mut covered: Vec<(usize, usize)> = Vec::new();
     for m in lex.automaton.find_iter(text) {
-        let latin = bytes[m.start()].is_ascii_alphabetic();
+        let latin = bytes[m.start()].is_ascii_alphanumeric();
         if latin {
             let before = m.start().checked_sub(1).map(|i| bytes[i]);
             let after = bytes.get(m.end());
-            if before.is_some_and(|b| b.is_ascii_alphanumeric())
+            // A number's digits run on through a decimal point ("1.5 stars").
+            let number = bytes[m.start()].is_ascii_digit() && before == Some(b'.');
+            if number
+                || before.is_some_and(|b| b.is_ascii_alphanumeric())
                 || after.is_some_and(|b| b.is_ascii_alphanumeric())
             {
                 continue;
@@ -399,7 +410,9 @@ pub fn balance(text: &str) -> f32 {
         if word.is_empty() {
             continue;
         }
-        let inside = covered.iter().any(|(a, b)| *a <= start && start < *b);
+        // `covered` is in text order: the last match starting at or before the word.
+        let k = covered.partition_point(|(a, _)| *a <= start);
+        let inside = k > 0 && start < covered[k - 1].1;
         let denial =
             |w: Option<&str>| w.is_some_and(|w| matches!(w, "no" | "zero" | "without" | "never"));
         let complaint = crate::features::lexicon_valence(word).1 > 0.0
@@ -428,6 +441,9 @@ mod tests {
         assert_eq!(balance("一点也不麻烦"), 1.0);
         assert_eq!(balance("贵司的服务"), 0.0);
         assert_eq!(balance("not reliable"), -1.0);
+        assert_eq!(balance("i wouldn't recommend it"), -1.0);
+        assert_eq!(balance("isn’t reliable"), -1.0);
+        assert_eq!(balance("1.5 stars"), 0.0);
         assert!(balance("rock solid, zero outages this year") > 0.0);
         assert!(balance("no hidden surcharges") > 0.0);
         assert!(balance("the invoice was wrong") < 0.0);

@@ -24,9 +24,10 @@
 //!   text from hashed features (`features`): character n-grams for Chinese;
 //!   words, pairs, negation scope and the VADER lexicon for English; mixed
 //!   text blends both by its share of Han characters;
-//! - contrast (`但是`, `不过`, `but`, `however`, …) shifts the weight to what
-//!   comes after it, concession (`虽然`, `although`) away from its own clause
-//!   (`clause`);
+//! - contrast (`但是`, `不过`, `but`, `however`, …) and concession (`虽然`,
+//!   `although`) cut the text into clauses (`clause`); each topic is judged on
+//!   its own clause, and the overall score is the whole text's (the models
+//!   learned how contrast reads from whole reviews);
 //! - topics are keywords (`topics`), each scored on its own clause;
 //! - neutral is a score close to zero; the thresholds were calibrated on the
 //!   calibration half of the hand-labelled survey comments (`train/data/`).
@@ -288,9 +289,12 @@ impl Analyzer {
         for (part, role) in parts.iter().zip(&roles) {
             let text = &norm[part.start..part.end];
             let question = norm[part.end..].starts_with('?');
+            let balance = lexicon::balance(text);
             let factor = match cues::cue(text, question) {
                 cues::Cue::Plain => 1.0,
                 cues::Cue::Hedge => cal.hedge,
+                // A question that complains ("怎么还没发货？") is a complaint.
+                cues::Cue::Request if balance < 0.0 => 1.0,
                 cues::Cue::Request => cal.request,
             };
             let weight = match role {
@@ -298,7 +302,6 @@ impl Analyzer {
                 clause::Role::Main => cal.contrast,
                 clause::Role::Conceded => 0.5,
             };
-            let balance = lexicon::balance(text);
             weights += weight;
             damping += weight * factor;
             lexical += balance;

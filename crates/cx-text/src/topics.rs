@@ -47,7 +47,7 @@ pub const DEFAULT_TOPICS: &[(&str, &[&str], &[&str])] = &[
             "商品本身",
             "尺码",
             "公差",
-            "菜",
+            "菜品",
             "饭菜",
             "质量",
             "品质",
@@ -119,7 +119,9 @@ pub const DEFAULT_TOPICS: &[(&str, &[&str], &[&str])] = &[
             "defect*",
             "broke",
             "broken",
-            "break*",
+            "breaks",
+            "breaking",
+            "breakdown*",
             "faulty",
             "durable",
             "durability",
@@ -424,7 +426,6 @@ pub const DEFAULT_TOPICS: &[(&str, &[&str], &[&str])] = &[
             "箱子",
             "盒子",
             "包得",
-            "包的",
             "泡沫",
             "压坏",
             "破损",
@@ -656,7 +657,10 @@ pub const DEFAULT_TOPICS: &[(&str, &[&str], &[&str])] = &[
             "billed",
             "billing",
             "bills",
-            "charge*",
+            "charge",
+            "charged",
+            "charges",
+            "charging us",
             "overcharg*",
             "payment*",
             "credit card",
@@ -802,7 +806,7 @@ impl TopicMatcher {
             strings.push(word);
         }
         let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostLongest)
+            .match_kind(MatchKind::Standard)
             .build(&strings)
             .map_err(|e| TextError::Config(e.to_string()))?;
         Ok(TopicMatcher {
@@ -821,14 +825,18 @@ impl TopicMatcher {
     pub fn find(&self, text: &str, out: &mut Vec<Mention>) {
         out.clear();
         let bytes = text.as_bytes();
-        for m in self.automaton.find_iter(text) {
+        // Every keyword occurrence that stands at word boundaries (so a longer
+        // keyword that fails them — "price increase" in "price increases" —
+        // does not hide a shorter one that passes: "price*")…
+        let mut found: Vec<(usize, usize, usize)> = Vec::new();
+        for m in self.automaton.find_overlapping_iter(text) {
             let pattern = &self.patterns[m.pattern().as_usize()];
+            let mut end = m.end();
             if pattern.latin {
                 let before = m.start().checked_sub(1).map(|i| bytes[i]);
                 if before.is_some_and(|b| b.is_ascii_alphanumeric()) {
                     continue;
                 }
-                let mut end = m.end();
                 if pattern.prefix {
                     while end < bytes.len() && bytes[end].is_ascii_alphabetic() {
                         end += 1;
@@ -836,17 +844,17 @@ impl TopicMatcher {
                 } else if bytes.get(end).is_some_and(|b| b.is_ascii_alphanumeric()) {
                     continue;
                 }
-                out.push(Mention {
-                    topic: pattern.topic,
-                    start: m.start(),
-                    end,
-                });
-            } else {
-                out.push(Mention {
-                    topic: pattern.topic,
-                    start: m.start(),
-                    end: m.end(),
-                });
+            }
+            found.push((m.start(), end, pattern.topic));
+        }
+        // …then leftmost first, longest at one start, none overlapping
+        // (`售后服务` is after-sales, not service attitude).
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut last_end = 0;
+        for (start, end, topic) in found {
+            if start >= last_end {
+                out.push(Mention { topic, start, end });
+                last_end = end;
             }
         }
     }
@@ -880,6 +888,14 @@ mod tests {
         assert_eq!(topics_of(&m, "Invoices were wrong"), ["billing"]);
         // Word boundaries: "ship" is not in "relationship", "bill" not in "billion".
         assert!(topics_of(&m, "a good relationship worth a billion").is_empty());
+        // A longer keyword failing its boundary leaves the shorter one.
+        assert_eq!(topics_of(&m, "price increases again"), ["price"]);
+        assert!(
+            topics_of(&m, "the charger broke")
+                .iter()
+                .all(|t| t != "billing")
+        );
+        assert!(topics_of(&m, "breakfast was great").is_empty());
     }
 
     #[test]

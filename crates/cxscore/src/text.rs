@@ -100,27 +100,28 @@ fn analyze(args: &TextArgs) -> Result<(Vec<String>, Vec<Analysis>), Failure> {
             .unwrap_or(1),
         n => n,
     };
-    Ok((texts.clone(), analyze_all(&analyzer, &texts, threads)))
+    let analyses = analyze_all(&analyzer, &texts, threads);
+    Ok((texts, analyses))
 }
 
 /// Analyse texts on `threads` threads, results in input order.
 pub fn analyze_all(analyzer: &Analyzer, texts: &[String], threads: usize) -> Vec<Analysis> {
     let chunk = texts.len().div_ceil(threads.max(1)).max(1);
+    let analyse = |part: &[String]| {
+        let mut scratch = cx_text::Scratch::default();
+        part.iter()
+            .map(|t| analyzer.analyze_with(t, &mut scratch))
+            .collect::<Vec<_>>()
+    };
     std::thread::scope(|s| {
         let handles: Vec<_> = texts
             .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let mut scratch = cx_text::Scratch::default();
-                    part.iter()
-                        .map(|t| analyzer.analyze_with(t, &mut scratch))
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|part| (part, s.spawn(move || analyse(part))))
             .collect();
+        // A worker that panicked is redone here: one output per input, always.
         handles
             .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
+            .flat_map(|(part, h)| h.join().unwrap_or_else(|_| analyse(part)))
             .collect()
     })
 }
