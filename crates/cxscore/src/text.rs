@@ -1,7 +1,7 @@
 //! `cxscore text analyze` and `cxscore text problems`: sentiment, topics and
 //! key phrases of feedback texts (cx-text), from a file or standard input.
 
-use std::io::{BufRead, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
@@ -127,21 +127,27 @@ pub fn analyze_all(analyzer: &Analyzer, texts: &[String], threads: usize) -> Vec
 }
 
 fn read_texts(args: &TextArgs) -> Result<Vec<String>, Failure> {
+    let encoding = crate::encoding_flag(&args.encoding)?;
     let path = args.file.as_deref().filter(|p| p.as_os_str() != "-");
     let Some(path) = path else {
-        return read_lines(std::io::stdin().lock(), "standard input");
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .context("reading standard input")
+            .map_err(Failure::bad_input)?;
+        return lines(&bytes, encoding, "standard input");
     };
     let is_plain = path
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| e.eq_ignore_ascii_case("txt"));
     if is_plain && args.column.is_none() {
-        let file = std::fs::File::open(path)
+        let bytes = std::fs::read(path)
             .with_context(|| format!("reading {}", path.display()))
             .map_err(Failure::bad_input)?;
-        return read_lines(std::io::BufReader::new(file), &path.display().to_string());
+        return lines(&bytes, encoding, &path.display().to_string());
     }
-    let encoding = crate::encoding_flag(&args.encoding)?;
     let options = ScanOptions {
         encoding,
         ..ScanOptions::default()
@@ -158,16 +164,24 @@ fn read_texts(args: &TextArgs) -> Result<Vec<String>, Failure> {
     Ok(texts)
 }
 
-/// One text per line (blank lines are texts too, so output lines match input lines).
-fn read_lines(reader: impl BufRead, name: &str) -> Result<Vec<String>, Failure> {
-    let mut texts = Vec::new();
-    for line in reader.lines() {
-        texts.push(
-            line.with_context(|| format!("reading {name}"))
-                .map_err(Failure::bad_input)?,
-        );
-    }
-    Ok(texts)
+/// One text per line (blank lines are texts too, so output lines match input
+/// lines), in UTF-8 (a BOM is dropped) or GB18030, detected as for files.
+fn lines(bytes: &[u8], choice: cx_io::EncodingChoice, name: &str) -> Result<Vec<String>, Failure> {
+    use cx_io::encoding::{TextEncoding, UTF8_BOM, decode_gb18030, detect};
+    let bytes = bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes);
+    let text = match detect(choice, bytes) {
+        TextEncoding::Utf8 => std::str::from_utf8(bytes).map(str::to_owned).map_err(|e| {
+            Failure::bad_input(anyhow!(
+                "{name}: not UTF-8 at byte {} (try --encoding gb18030)",
+                e.valid_up_to()
+            ))
+        })?,
+        TextEncoding::Gb18030 => decode_gb18030(bytes).0,
+    };
+    Ok(text
+        .lines()
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .collect())
 }
 
 fn text_column(header: &[String], wanted: Option<&str>, path: &Path) -> Result<usize, Failure> {

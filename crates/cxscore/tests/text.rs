@@ -129,6 +129,54 @@ fn analyze_a_gbk_file_with_a_chinese_header_and_a_table() {
 }
 
 #[test]
+fn plain_text_in_gbk_from_a_file_and_standard_input() {
+    let dir = tempdir("plain");
+    let path = dir.join("comments.txt");
+    let (bytes, _, _) = encoding_rs::GBK.encode("物流太慢了\r\n服务很好\r\n");
+    std::fs::write(&path, &bytes).expect("write");
+    let rows = lines(&ok(
+        &["text", "analyze", path.to_str().expect("path")],
+        None,
+    ));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["sentiment"], "negative");
+    assert_eq!(rows[0]["topics"][0]["topic"], "delivery");
+    assert_eq!(rows[1]["sentiment"], "positive");
+    // The same bytes piped in (std::process pipes take bytes, not only UTF-8).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cxscore"))
+        .args(["text", "analyze"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&bytes)
+        .expect("write");
+    let out = child.wait_with_output().expect("output");
+    assert!(out.status.success());
+    assert_eq!(lines(&String::from_utf8(out.stdout).expect("utf-8")), rows);
+    // Forcing UTF-8 on GBK bytes says what to do; an unknown encoding is refused.
+    let out = cx(
+        &[
+            "text",
+            "analyze",
+            path.to_str().expect("path"),
+            "--encoding",
+            "utf-8",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--encoding gb18030"));
+    let out = cx(&["text", "analyze", "--encoding", "latin1"], Some("x"));
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn wrong_column_language_and_topics_file_are_clear_errors() {
     let dir = tempdir("errors");
     let path = dir.join("c.csv");
