@@ -366,6 +366,11 @@ fn vader() -> &'static HashMap<&'static str, f32> {
     })
 }
 
+/// A word's VADER valence (−4…4), apostrophes ignored; `None` when unrated.
+pub fn valence(word: &str) -> Option<f32> {
+    vader().get(plain(word).as_ref()).copied()
+}
+
 /// Sums of positive and negative valence over the text, VADER-style: a
 /// negator within the three words before flips and damps (×−0.74), a booster
 /// right before adds ±0.293 in the word's direction.

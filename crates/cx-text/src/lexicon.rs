@@ -415,7 +415,7 @@ pub fn balance(text: &str) -> f32 {
         let inside = k > 0 && start < covered[k - 1].1;
         let denial =
             |w: Option<&str>| w.is_some_and(|w| matches!(w, "no" | "zero" | "without" | "never"));
-        let complaint = crate::features::lexicon_valence(word).1 > 0.0
+        let complaint = crate::features::valence(word).is_some_and(|v| v < 0.0)
             || matches!(
                 word,
                 "outages" | "outage" | "downtime" | "surcharges" | "fees"

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use jieba_rs::Jieba;
 
-use crate::features::lexicon_valence;
+use crate::features::valence;
 use crate::normalize::is_han;
 
 /// At most this many phrases per text.
@@ -65,7 +65,7 @@ pub fn key_phrases(parts: &[&str]) -> Vec<String> {
         }
         for word in part.split(|c: char| !(c.is_ascii_alphabetic() || c == '\'' || c == '-')) {
             let word = word.trim_matches(|c| c == '\'' || c == '-');
-            if word.len() >= 3 && !is_stop(word) && lexicon_valence(word) == (0.0, 0.0) {
+            if word.len() >= 3 && !is_stop(word) && valence(word).is_none_or(|v| v == 0.0) {
                 keep(word, &mut out);
             }
         }
