@@ -21,6 +21,7 @@
 //! assert!(figures.small_sample);
 //! ```
 
+pub mod account;
 pub mod customer;
 pub mod error;
 pub mod model;

@@ -396,6 +396,60 @@ impl TimeFilter {
     }
 }
 
+/// A Unix time (seconds, UTC) as RFC 3339 with seconds: `2026-03-01T08:05:09Z`.
+pub fn format_timestamp(secs: i64) -> String {
+    let date = Date::from_days(secs.div_euclid(86_400) as i32);
+    let s = secs.rem_euclid(86_400);
+    format!("{date}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60)
+}
+
+/// Reads an RFC 3339 time (`2026-03-01T08:05:09Z`, `…+08:00`, a space instead
+/// of `T`, fractions of a second ignored) or a bare date (midnight UTC) as Unix
+/// seconds. Unlike [`Date::parse`], an offset *does* move the instant.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let date = Date::parse(t.get(..10)?)?;
+    let mut secs = i64::from(date.days()) * 86_400;
+    let rest = &t[10..];
+    if rest.is_empty() {
+        return Some(secs);
+    }
+    let rest = rest.strip_prefix(['T', ' '])?;
+    let b = rest.as_bytes();
+    if b.len() < 8 || b[2] != b':' || b[5] != b':' {
+        return None;
+    }
+    if !rest.is_char_boundary(8) {
+        return None;
+    }
+    let num = |s: &str| s.parse::<u32>().ok().map(i64::from);
+    let (h, m, sec) = (num(&rest[0..2])?, num(&rest[3..5])?, num(&rest[6..8])?);
+    if h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    secs += h * 3600 + m * 60 + sec;
+    let mut zone = &rest[8..];
+    if let Some(frac) = zone.strip_prefix('.') {
+        zone = frac.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    match zone {
+        "" | "Z" | "z" => Some(secs),
+        _ => {
+            let sign = match zone.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let z = zone[1..].replace(':', "");
+            if z.len() != 4 || !z.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let (zh, zm) = (num(&z[0..2])?, num(&z[2..4])?);
+            Some(secs - sign * (zh * 3600 + zm * 60))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,5 +572,26 @@ mod tests {
 
         assert!(TimeFilter::new(None, None, None, true).is_err());
         assert!(TimeFilter::new(None, Some(d(2026, 2, 1)), Some(d(2026, 1, 1)), false).is_err());
+    }
+
+    #[test]
+    fn timestamps_round_trip_and_offsets_move_the_instant() {
+        let t = parse_timestamp("2026-03-01T08:05:09Z").expect("utc");
+        assert_eq!(format_timestamp(t), "2026-03-01T08:05:09Z");
+        assert_eq!(parse_timestamp("2026-03-01T16:05:09+08:00"), Some(t));
+        assert_eq!(parse_timestamp("2026-03-01 08:05:09.123Z"), Some(t));
+        assert_eq!(
+            parse_timestamp("2026-03-01"),
+            Some(t - 8 * 3600 - 5 * 60 - 9)
+        );
+        assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59Z");
+        for bad in [
+            "",
+            "2026-03-01T25:00:00Z",
+            "2026-03-01T08:05",
+            "2026-03-01T08:05:09+8",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
     }
 }

@@ -10,7 +10,9 @@
 //! counts per score value per group and day, never the rows themselves, and
 //! `cx-core` finishes them exactly as it does for files.
 
+pub mod accounts;
 mod common;
+pub mod followup;
 pub mod import;
 pub mod metrics;
 mod migrate;
@@ -588,6 +590,40 @@ delegate_server! {
     token_user(hash: &str) -> Option<(server::User, String)>;
     revoke_token(id: i64) -> bool;
     tokens() -> Vec<server::TokenInfo>;
+}
+
+macro_rules! delegate_trait {
+    ($tr:path; $($name:ident ( $($arg:ident : $t:ty),* ) -> $ret:ty;)*) => {
+        impl $tr for AnyStore {
+            $(async fn $name(&self, $($arg: $t),*) -> Result<$ret, StoreError> {
+                delegate!(self, s => s.$name($($arg),*).await)
+            })*
+        }
+    };
+}
+
+delegate_trait! { accounts::AccountStore;
+    account_facts(day: i32, only: Option<&str>) -> Vec<accounts::AccountFacts>;
+    people(day: i32, period: &str, only: Option<&str>) -> Vec<accounts::PersonFacts>;
+}
+
+delegate_trait! { followup::FollowUpStore;
+    setting(key: &str) -> Option<String>;
+    set_setting(key: &str, value: &str) -> ();
+    responses_for_loop(after: i64, limit: i64) -> Vec<followup::LoopResponse>;
+    open_tasks(tasks: &[followup::NewTask], events: &[(String, String)], cursor: Option<i64>) -> Vec<Option<i64>>;
+    tasks(q: &followup::TaskQuery, now: i64) -> Vec<followup::StoredTask>;
+    task(id: i64, now: i64) -> Option<(followup::StoredTask, Vec<followup::TaskEvent>)>;
+    update_task(id: i64, change: &followup::TaskChange) -> followup::StoredTask;
+    set_resurvey(id: i64, invitation: i64) -> ();
+    escalate_overdue(now: i64) -> Vec<followup::StoredTask>;
+    create_webhook(url: &str, secret: &str, events: &str) -> i64;
+    webhooks() -> Vec<followup::Webhook>;
+    delete_webhook(id: i64) -> bool;
+    enqueue(event: &str, payload: &str, now: i64) -> u64;
+    due_deliveries(now: i64, limit: i64) -> Vec<followup::Delivery>;
+    record_attempt(id: i64, a: &followup::Attempt, now: i64) -> ();
+    deliveries(webhook: i64, limit: i64) -> Vec<followup::Delivery>;
 }
 
 /// SQL text that differs between the backends.

@@ -17,6 +17,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_text_analysis.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_close_the_loop.sql"),
+    ),
 ];
 
 /// `(version, sql)` for PostgreSQL.
@@ -34,6 +38,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/postgres/0005_text_analysis.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/postgres/0006_close_the_loop.sql"),
     ),
 ];
 

@@ -115,3 +115,5 @@ impl PgStore {
 
 impl_server_store!(PgStore, DIALECT);
 crate::server::verbatim_sql!(PgStore, DIALECT);
+crate::accounts::impl_account_store!(PgStore);
+crate::followup::impl_followup_store!(PgStore);

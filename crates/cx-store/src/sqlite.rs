@@ -122,3 +122,5 @@ impl SqliteStore {
 
 impl_server_store!(SqliteStore, DIALECT);
 crate::server::verbatim_sql!(SqliteStore, DIALECT);
+crate::accounts::impl_account_store!(SqliteStore);
+crate::followup::impl_followup_store!(SqliteStore);
