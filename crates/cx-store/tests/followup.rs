@@ -368,7 +368,7 @@ async fn loop_story(store: &AnyStore) -> Result<(), StoreError> {
     };
     let events = vec![("response.created".to_string(), r#"{"id":3}"#.to_string())];
     let ids = store
-        .open_tasks(&[task.clone()], &events, Some(r3.id))
+        .open_tasks(std::slice::from_ref(&task), &events, Some(r3.id))
         .await?;
     let id = ids[0].expect("opened");
     assert_eq!(store.setting("loop_cursor").await?, Some(r3.id.to_string()));
