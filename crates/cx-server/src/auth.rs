@@ -109,7 +109,9 @@ impl Role {
     fn allows(self, need: Need) -> bool {
         match need {
             Need::Read => true,
-            Need::Export | Need::Submit => matches!(self, Role::Admin | Role::Analyst),
+            Need::Export | Need::Submit | Need::Tasks => {
+                matches!(self, Role::Admin | Role::Analyst)
+            }
             Need::Manage => self == Role::Admin,
         }
     }
@@ -124,6 +126,8 @@ pub enum Need {
     Export,
     /// Submit responses through the API.
     Submit,
+    /// Work on follow-up tasks (status, notes, resolution).
+    Tasks,
     /// Create, change and delete surveys, invitations, imports, tokens.
     Manage,
 }

@@ -23,7 +23,12 @@ pub struct Committer {
 
 impl Committer {
     /// Starts the committing task on the current Tokio runtime.
-    pub fn start(store: AnyStore, max_batch: usize, stats: Arc<Stats>) -> Committer {
+    pub fn start(
+        store: AnyStore,
+        max_batch: usize,
+        stats: Arc<Stats>,
+        wake: crate::followup::Wake,
+    ) -> Committer {
         let (queue, mut rx) = mpsc::channel::<(Submission, Reply)>(max_batch.max(1) * 4);
         let max_batch = max_batch.max(1);
         tokio::spawn(async move {
@@ -32,6 +37,8 @@ impl Committer {
                 let (subs, replies): (Vec<Submission>, Vec<Reply>) = jobs.drain(..).unzip();
                 let results = commit(&store, &subs).await;
                 stats.batches.fetch_add(1, Ordering::Relaxed);
+                // The follow-up loop looks at what was just committed.
+                wake.wake();
                 for (result, reply) in results.into_iter().zip(replies) {
                     match &result {
                         Ok(Submitted::Stored(_)) => stats.stored.fetch_add(1, Ordering::Relaxed),

@@ -11,12 +11,14 @@
 //! committed.
 
 pub mod api;
+pub mod api_accounts;
 pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod commit;
 pub mod dashboard;
 pub mod error;
+pub mod followup;
 pub mod limits;
 pub mod pages;
 pub mod respond;
@@ -48,6 +50,12 @@ pub struct Config {
     pub base_url: String,
     /// Largest request body accepted, in bytes (imports excepted).
     pub body_limit: usize,
+    /// Run the follow-up loop (tasks from rules, escalation, webhooks).
+    pub follow_up: bool,
+    /// First webhook retry after this many seconds (doubling).
+    pub webhook_retry_secs: i64,
+    /// Responses older than this many days open no task.
+    pub task_max_age_days: i64,
 }
 
 impl Default for Config {
@@ -58,6 +66,9 @@ impl Default for Config {
             secure_cookies: false,
             base_url: "http://127.0.0.1:8080".into(),
             body_limit: 256 * 1024,
+            follow_up: true,
+            webhook_retry_secs: 30,
+            task_max_age_days: 14,
         }
     }
 }
@@ -77,6 +88,10 @@ pub struct AppState {
     pub surveys: cache::TtlCache<Arc<cx_store::StoredSurvey>>,
     /// Users and scopes by token hash.
     pub tokens: cache::TtlCache<(cx_store::server::User, String)>,
+    /// Wakes the follow-up loop.
+    pub wake: followup::Wake,
+    /// How the follow-up loop runs (also used by handlers that queue events).
+    pub loop_config: followup::LoopConfig,
     /// Settings.
     pub config: Config,
 }
@@ -88,7 +103,19 @@ impl AppState {
     /// State over `store`; starts the committer task (call inside a Tokio runtime).
     pub fn new(store: AnyStore, config: Config) -> Shared {
         let stats = Arc::new(stats::Stats::default());
-        let committer = commit::Committer::start(store.clone(), config.max_batch, stats.clone());
+        let loop_config = followup::LoopConfig {
+            max_age_days: config.task_max_age_days,
+            retry_base_secs: config.webhook_retry_secs,
+            base_url: config.base_url.clone(),
+            ..followup::LoopConfig::default()
+        };
+        let wake = if config.follow_up {
+            followup::start(store.clone(), loop_config.clone())
+        } else {
+            followup::Wake::default()
+        };
+        let committer =
+            commit::Committer::start(store.clone(), config.max_batch, stats.clone(), wake.clone());
         Arc::new(AppState {
             limits: limits::Limits::new(config.public_rate_per_minute),
             store,
@@ -96,6 +123,8 @@ impl AppState {
             stats,
             surveys: cache::TtlCache::new(std::time::Duration::from_secs(2)),
             tokens: cache::TtlCache::new(std::time::Duration::from_secs(2)),
+            wake,
+            loop_config,
             config,
         })
     }

@@ -91,6 +91,8 @@ pub struct StoredTask {
     pub resurvey_invitation: Option<i64>,
     /// Whether it is past its deadline and not resolved (as of the read).
     pub overdue: bool,
+    /// The survey (slug) of the response that caused it.
+    pub survey: Option<String>,
 }
 
 /// One entry of a task's history.
@@ -267,6 +269,9 @@ pub trait FollowUpStore {
     async fn update_task(&self, id: i64, change: &TaskChange) -> Result<StoredTask, StoreError>;
     /// Records the re-survey invitation of a resolved task.
     async fn set_resurvey(&self, id: i64, invitation: i64) -> Result<(), StoreError>;
+    /// The response to a task's re-survey: the same person's next response
+    /// to the same survey, once the task has a re-survey invitation.
+    async fn resurvey_response(&self, id: i64) -> Result<Option<i64>, StoreError>;
     /// Marks overdue unresolved tasks as escalated (once) and returns them.
     async fn escalate_overdue(&self, now: i64) -> Result<Vec<StoredTask>, StoreError>;
     /// Adds a webhook.
@@ -292,8 +297,9 @@ pub trait FollowUpStore {
 
 const TASK_COLUMNS: &str = "t.id, a.external_id, a.name, a.tier, t.response_id, c.external_id, t.title, t.reasons,
     t.priority, t.owner, t.team, t.status, t.created_at, t.due, t.created_ts, t.due_ts, t.first_action_ts,
-    t.resolved_ts, t.escalated_ts, t.resolution, t.resurvey_invitation_id
-    FROM tasks t LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN contacts c ON c.id = t.contact_id";
+    t.resolved_ts, t.escalated_ts, t.resolution, t.resurvey_invitation_id, s.slug
+    FROM tasks t LEFT JOIN accounts a ON a.id = t.account_id LEFT JOIN contacts c ON c.id = t.contact_id
+    LEFT JOIN responses r ON r.id = t.response_id LEFT JOIN surveys s ON s.id = r.survey_id";
 
 /// The SELECT list and joins of a task row.
 pub(crate) fn task_select() -> String {
@@ -337,6 +343,7 @@ where
         escalated_at: escalated.map(cx_core::period::format_timestamp),
         resolution: r.try_get(19)?,
         resurvey_invitation: r.try_get(20)?,
+        survey: r.try_get(21)?,
     })
 }
 
@@ -661,6 +668,17 @@ macro_rules! impl_followup_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn resurvey_response(&self, id: i64) -> Result<Option<i64>, $crate::StoreError> {
+                Ok(sqlx::query_scalar(
+                    "SELECT r2.id FROM tasks t JOIN responses r1 ON r1.id = t.response_id
+                     JOIN responses r2 ON r2.contact_id = t.contact_id AND r2.survey_id = r1.survey_id AND r2.id > r1.id
+                     WHERE t.id = $1 AND t.resurvey_invitation_id IS NOT NULL ORDER BY r2.id LIMIT 1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?)
             }
 
             async fn escalate_overdue(

@@ -616,6 +616,7 @@ delegate_trait! { followup::FollowUpStore;
     task(id: i64, now: i64) -> Option<(followup::StoredTask, Vec<followup::TaskEvent>)>;
     update_task(id: i64, change: &followup::TaskChange) -> followup::StoredTask;
     set_resurvey(id: i64, invitation: i64) -> ();
+    resurvey_response(id: i64) -> Option<i64>;
     escalate_overdue(now: i64) -> Vec<followup::StoredTask>;
     create_webhook(url: &str, secret: &str, events: &str) -> i64;
     webhooks() -> Vec<followup::Webhook>;

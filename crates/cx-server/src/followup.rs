@@ -1,0 +1,698 @@
+//! The loop inside `cxscore serve`: a background task that looks at every new
+//! response (woken by the committer after each commit, and every second
+//! anyway), opens follow-up tasks by the company's rules, escalates overdue
+//! tasks, and delivers webhook events with retries.
+//!
+//! Everything it decides is recorded in the database first — tasks, queued
+//! deliveries and the cursor (the last response looked at) in one
+//! transaction — so a restart neither loses nor repeats work: a response is
+//! looked at once, a task is opened once (`response:ID`), and a delivery is
+//! retried until it succeeds or runs out of attempts.
+//!
+//! Webhooks are POSTed as JSON with
+//! `X-Cxscore-Signature: t=TIMESTAMP,v1=HEX`, where HEX is the HMAC-SHA256 of
+//! `TIMESTAMP.BODY` under the webhook's secret ([`signature`]).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cx_core::account::rules::{self, LoopRules, Signal, TaskPlan};
+use cx_core::account::scorecard::Scorecard;
+use cx_core::model::survey::{QuestionKind, SurveyDefinition};
+use cx_core::period::{format_timestamp, parse_timestamp};
+use cx_store::followup::{Attempt, Delivery, FollowUpStore, LoopResponse, NewTask, StoredTask};
+use cx_store::{AnyStore, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+use crate::unix_now;
+
+/// The settings key of the company's loop rules (JSON, `cx_core::account::rules`).
+pub const RULES_KEY: &str = "loop_rules";
+/// The settings key of the company's scorecard (JSON, `cx_core::account::scorecard`).
+pub const SCORECARD_KEY: &str = "scorecard";
+const CURSOR_KEY: &str = "loop_cursor";
+
+/// How the loop runs.
+#[derive(Debug, Clone)]
+pub struct LoopConfig {
+    /// Responses older than this many days open no task (an import of last
+    /// year's answers should not flood the team).
+    pub max_age_days: i64,
+    /// First retry after this many seconds, doubling each time.
+    pub retry_base_secs: i64,
+    /// Attempts before a delivery is given up.
+    pub max_attempts: i64,
+    /// The address links in events point at.
+    pub base_url: String,
+}
+
+impl Default for LoopConfig {
+    fn default() -> LoopConfig {
+        LoopConfig {
+            max_age_days: 14,
+            retry_base_secs: 30,
+            max_attempts: 8,
+            base_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+/// HMAC-SHA256 (RFC 2104) over `sha2`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let (mut ipad, mut opad) = ([0x36u8; 64], [0x5cu8; 64]);
+    for i in 0..64 {
+        ipad[i] ^= k[i];
+        opad[i] ^= k[i];
+    }
+    let inner = Sha256::new()
+        .chain_update(ipad)
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(opad)
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The `X-Cxscore-Signature` value of `body` sent at `timestamp`.
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mac = hmac_sha256(secret.as_bytes(), format!("{timestamp}.{body}").as_bytes());
+    format!("t={timestamp},v1={}", hex(&mac))
+}
+
+/// The loop's handle: wake it when there is new work.
+#[derive(Debug, Clone, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    /// Asks the loop to look now.
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Starts the loop on the current runtime; returns its wake handle.
+pub fn start(store: AnyStore, config: LoopConfig) -> Wake {
+    let wake = Wake::default();
+    let notify = wake.0.clone();
+    tokio::spawn(async move {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .user_agent(concat!("cxscore/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        let mut surveys = SurveyCache::default();
+        loop {
+            tokio::select! {
+                () = notify.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            if let Err(e) = tick(&store, &config, &client, &mut surveys).await {
+                eprintln!("cxscore: follow-up loop: {e}");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    });
+    wake
+}
+
+/// Survey definitions by id, read once.
+#[derive(Debug, Default)]
+pub struct SurveyCache(HashMap<i64, Arc<SurveyDefinition>>);
+
+impl SurveyCache {
+    async fn get(
+        &mut self,
+        store: &AnyStore,
+        id: i64,
+    ) -> Result<Arc<SurveyDefinition>, StoreError> {
+        if let Some(d) = self.0.get(&id) {
+            return Ok(d.clone());
+        }
+        let d = Arc::new(store.survey(&id.to_string()).await?.definition);
+        self.0.insert(id, d.clone());
+        Ok(d)
+    }
+}
+
+/// The company's rules, or the defaults when none are set (or they no longer parse).
+pub async fn current_rules(store: &AnyStore) -> Result<LoopRules, StoreError> {
+    Ok(match store.setting(RULES_KEY).await? {
+        Some(text) => rules::rules_from_json(&text).unwrap_or_default(),
+        None => LoopRules::default(),
+    })
+}
+
+/// One round: new responses, overdue tasks, due deliveries.
+pub async fn tick(
+    store: &AnyStore,
+    config: &LoopConfig,
+    client: &reqwest::Client,
+    surveys: &mut SurveyCache,
+) -> Result<(), StoreError> {
+    let now = unix_now();
+    let rules = current_rules(store).await?;
+    while process_responses(store, config, &rules, surveys, now).await? == BATCH {}
+    for task in store.escalate_overdue(now).await? {
+        let body = task_event("task.overdue", &task, config);
+        store
+            .enqueue("task.overdue", &body.to_string(), now)
+            .await?;
+    }
+    deliver_due(store, config, client, now).await
+}
+
+const BATCH: usize = 500;
+
+/// Looks at up to [`BATCH`] new responses; returns how many.
+pub async fn process_responses(
+    store: &AnyStore,
+    config: &LoopConfig,
+    rules: &LoopRules,
+    surveys: &mut SurveyCache,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let cursor = store
+        .setting(CURSOR_KEY)
+        .await?
+        .and_then(|c| c.parse::<i64>().ok())
+        .unwrap_or(0);
+    let fresh = store.responses_for_loop(cursor, BATCH as i64).await?;
+    let Some(last) = fresh.last().map(|r| r.id) else {
+        return Ok(0);
+    };
+    let mut tasks = Vec::new();
+    let mut events = Vec::new();
+    for r in &fresh {
+        let def = surveys.get(store, r.survey_id).await?;
+        let at = parse_timestamp(&r.submitted_at).unwrap_or(now);
+        // Old answers (an import of last year's survey) neither open tasks nor
+        // notify anyone: they are history, not news.
+        if now - at > config.max_age_days * 86_400 {
+            continue;
+        }
+        let signal = signal_of(r, &def, at);
+        events.push((
+            "response.created".to_string(),
+            response_event(r, &def, &signal).to_string(),
+        ));
+        if def.anonymous {
+            continue;
+        }
+        if let Some(plan) = rules::evaluate(&signal, rules) {
+            tasks.push(new_task(r, &def, &plan, config, now));
+        }
+    }
+    store.open_tasks(&tasks, &events, Some(last)).await?;
+    Ok(fresh.len())
+}
+
+/// What the rules see in a response.
+pub fn signal_of(r: &LoopResponse, def: &SurveyDefinition, at: i64) -> Signal {
+    let mut signal = Signal {
+        tier: r
+            .account
+            .as_ref()
+            .map(|a| a.3.clone())
+            .filter(|t| !t.is_empty()),
+        at,
+        ..Signal::default()
+    };
+    for (qid, value, text, sentiment) in &r.answers {
+        let Some(q) = def.questions.iter().find(|q| q.id == *qid) else {
+            continue;
+        };
+        match (q.kind, value) {
+            (QuestionKind::Nps, Some(v)) if signal.nps.is_none() => {
+                signal.nps = u8::try_from(*v).ok();
+            }
+            (QuestionKind::Csat, Some(v)) if signal.csat.is_none() => {
+                let scale = q.rating_scale().map_or(5, |s| s.max);
+                signal.csat = u8::try_from(*v).ok().zip(u8::try_from(scale).ok());
+            }
+            (QuestionKind::Text, _)
+                if *sentiment == Some(-1) && signal.negative_comment.is_none() =>
+            {
+                signal.negative_comment = text.clone();
+            }
+            _ => {}
+        }
+    }
+    signal
+}
+
+fn new_task(
+    r: &LoopResponse,
+    def: &SurveyDefinition,
+    plan: &TaskPlan,
+    config: &LoopConfig,
+    now: i64,
+) -> NewTask {
+    let zh = def.languages.first().is_none_or(|l| l == "zh");
+    let (owner, team) = match &r.account {
+        Some((_, _, _, _, owner, team)) => (
+            rules::default_owner(Some(owner), Some(team)),
+            Some(team.clone()).filter(|t| !t.is_empty()),
+        ),
+        None => (None, None),
+    };
+    let team = team.or_else(|| owner.clone());
+    let reasons = serde_json::to_value(&plan.reasons).unwrap_or(Value::Null);
+    let title = plan.title(zh);
+    let event = json!({
+        "event": "task.created",
+        "task": {
+            "title": title,
+            "reasons": reasons,
+            "priority": plan.priority.as_str(),
+            "owner": owner,
+            "team": team,
+            "status": "open",
+            "due": format_timestamp(plan.due),
+            "account": r.account.as_ref().map(|a| &a.1),
+            "account_name": r.account.as_ref().map(|a| &a.2),
+            "contact": r.contact.as_ref().map(|c| &c.1),
+            "response_id": r.id,
+            "survey": r.survey,
+            "app": format!("{}/app/tasks", config.base_url.trim_end_matches('/')),
+        }
+    });
+    NewTask {
+        dedupe_key: format!("response:{}", r.id),
+        account_id: r.account.as_ref().map(|a| a.0),
+        response_id: Some(r.id),
+        contact_id: r.contact.as_ref().map(|c| c.0),
+        title,
+        reasons: reasons.to_string(),
+        priority: plan.priority.as_str().into(),
+        owner,
+        team,
+        created: now,
+        due: plan.due,
+        event: Some(event),
+    }
+}
+
+fn response_event(r: &LoopResponse, def: &SurveyDefinition, signal: &Signal) -> Value {
+    let identity = !def.anonymous;
+    json!({
+        "event": "response.created",
+        "response": {
+            "id": r.id,
+            "survey": r.survey,
+            "submitted_at": r.submitted_at,
+            "channel": r.channel,
+            "account": if identity { r.account.as_ref().map(|a| a.1.clone()) } else { None },
+            "contact": if identity { r.contact.as_ref().map(|c| c.1.clone()) } else { None },
+            "nps": signal.nps,
+            "csat": signal.csat.map(|c| c.0),
+            "negative_comment": signal.negative_comment.is_some(),
+        }
+    })
+}
+
+/// The body of a task event (`task.overdue`, `task.resolved`, …).
+pub fn task_event(event: &str, task: &StoredTask, config: &LoopConfig) -> Value {
+    json!({
+        "event": event,
+        "task": task,
+        "app": format!("{}/app/tasks/{}", config.base_url.trim_end_matches('/'), task.id),
+    })
+}
+
+/// Delivers what is due, a few at a time.
+async fn deliver_due(
+    store: &AnyStore,
+    config: &LoopConfig,
+    client: &reqwest::Client,
+    now: i64,
+) -> Result<(), StoreError> {
+    loop {
+        let due = store.due_deliveries(now, 16).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
+        let hooks: HashMap<i64, (String, String)> = store
+            .webhooks()
+            .await?
+            .into_iter()
+            .map(|h| (h.id, (h.url, h.secret)))
+            .collect();
+        let attempts = futures_util::future::join_all(due.iter().map(|d| {
+            let hook = hooks.get(&d.webhook_id).cloned();
+            async move { (d, attempt(client, hook, d, config, now).await) }
+        }))
+        .await;
+        for (d, a) in attempts {
+            store.record_attempt(d.id, &a, unix_now()).await?;
+        }
+        if due.len() < 16 {
+            return Ok(());
+        }
+    }
+}
+
+async fn attempt(
+    client: &reqwest::Client,
+    hook: Option<(String, String)>,
+    d: &Delivery,
+    config: &LoopConfig,
+    now: i64,
+) -> Attempt {
+    let Some((url, secret)) = hook else {
+        return Attempt {
+            code: None,
+            error: Some("webhook removed".into()),
+            delivered: false,
+            retry_at: None,
+        };
+    };
+    let sent = client
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("X-Cxscore-Event", &d.event)
+        .header("X-Cxscore-Delivery", d.id.to_string())
+        .header("X-Cxscore-Signature", signature(&secret, now, &d.payload))
+        .body(d.payload.clone())
+        .send()
+        .await;
+    let (code, error) = match sent {
+        Ok(resp) if resp.status().is_success() => {
+            return Attempt {
+                code: Some(i64::from(resp.status().as_u16())),
+                error: None,
+                delivered: true,
+                retry_at: None,
+            };
+        }
+        Ok(resp) => (
+            Some(i64::from(resp.status().as_u16())),
+            format!("HTTP {}", resp.status()),
+        ),
+        Err(e) => (None, e.to_string()),
+    };
+    // Attempts so far, this one included; doubling delay, at most six hours.
+    let n = d.attempts + 1;
+    let delay = (config.retry_base_secs << (n - 1).clamp(0, 20)).min(6 * 3600);
+    Attempt {
+        code,
+        error: Some(error),
+        delivered: false,
+        retry_at: (n < config.max_attempts).then_some(now + delay),
+    }
+}
+
+/// The company's scorecard, or the default one.
+pub async fn current_scorecard(store: &AnyStore) -> Result<Scorecard, StoreError> {
+    Ok(match store.setting(SCORECARD_KEY).await? {
+        Some(text) => Scorecard::from_json(&text).unwrap_or_default(),
+        None => Scorecard::default(),
+    })
+}
+
+/// A task with its history and, after a re-survey, the before/after answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskView {
+    /// The task.
+    #[serde(flatten)]
+    pub task: StoredTask,
+    /// Notes and status changes, oldest first.
+    pub history: Vec<cx_store::followup::TaskEvent>,
+    /// The NPS answer that opened the task.
+    pub nps_before: Option<u8>,
+    /// The NPS answer to the re-survey.
+    pub nps_after: Option<u8>,
+    /// `nps_after − nps_before`.
+    pub nps_change: Option<i32>,
+    /// The re-survey link, shown once when the task is resolved with a re-survey.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resurvey_link: Option<String>,
+}
+
+async fn nps_of(
+    store: &AnyStore,
+    surveys: &mut SurveyCache,
+    response: i64,
+) -> Result<Option<u8>, StoreError> {
+    let Some(r) = store
+        .responses_for_loop(response - 1, 1)
+        .await?
+        .into_iter()
+        .next()
+        .filter(|r| r.id == response)
+    else {
+        return Ok(None);
+    };
+    let def = surveys.get(store, r.survey_id).await?;
+    Ok(signal_of(&r, &def, 0).nps)
+}
+
+/// A task as pages and the API show it.
+pub async fn task_view(store: &AnyStore, id: i64) -> Result<Option<TaskView>, StoreError> {
+    let Some((task, history)) = store.task(id, unix_now()).await? else {
+        return Ok(None);
+    };
+    let mut surveys = SurveyCache::default();
+    let nps_before = match task.response_id {
+        Some(r) => nps_of(store, &mut surveys, r).await?,
+        None => None,
+    };
+    let nps_after = match store.resurvey_response(id).await? {
+        Some(r) => nps_of(store, &mut surveys, r).await?,
+        None => None,
+    };
+    Ok(Some(TaskView {
+        nps_change: nps_before
+            .zip(nps_after)
+            .map(|(b, a)| i32::from(a) - i32::from(b)),
+        task,
+        history,
+        nps_before,
+        nps_after,
+        resurvey_link: None,
+    }))
+}
+
+/// A change a user asks for.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskUpdate {
+    /// open, in_progress, waiting or resolved.
+    pub status: Option<String>,
+    /// A new owner.
+    pub owner: Option<String>,
+    /// A note for the history.
+    pub note: Option<String>,
+    /// What was done (needed to resolve).
+    pub resolution: Option<String>,
+    /// On resolving: invite the person to answer the survey again.
+    #[serde(default)]
+    pub resurvey: bool,
+}
+
+/// Why a change was refused.
+#[derive(Debug)]
+pub enum UpdateError {
+    /// The request is wrong (field, message).
+    Invalid(&'static str, String),
+    /// The store failed or the task does not exist.
+    Store(StoreError),
+}
+
+impl From<StoreError> for UpdateError {
+    fn from(e: StoreError) -> UpdateError {
+        UpdateError::Store(e)
+    }
+}
+
+/// Checks and applies a change; on resolution queues `task.resolved` and,
+/// when asked, creates the re-survey invitation.
+pub async fn update_task(
+    store: &AnyStore,
+    config: &LoopConfig,
+    id: i64,
+    update: &TaskUpdate,
+    author: &str,
+) -> Result<TaskView, UpdateError> {
+    let status = match update
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(text) => Some(rules::TaskStatus::parse(text).ok_or_else(|| {
+            UpdateError::Invalid(
+                "status",
+                format!("{text:?}: use open, in_progress, waiting or resolved"),
+            )
+        })?),
+        None => None,
+    };
+    let clean = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let (owner, note, resolution) = (
+        clean(&update.owner),
+        clean(&update.note),
+        clean(&update.resolution),
+    );
+    if let Some(s) = status {
+        rules::check_transition(s, resolution.as_deref())
+            .map_err(|m| UpdateError::Invalid("resolution", m.to_string()))?;
+    }
+    if status.is_none() && owner.is_none() && note.is_none() {
+        return Err(UpdateError::Invalid(
+            "status",
+            "nothing to change: give a status, an owner or a note".into(),
+        ));
+    }
+    let Some((before, _)) = store.task(id, unix_now()).await? else {
+        return Err(StoreError::NotFound(format!("no task {id}")).into());
+    };
+    let now = unix_now();
+    let task = store
+        .update_task(
+            id,
+            &cx_store::followup::TaskChange {
+                status: status.map(|s| s.as_str().to_string()),
+                owner,
+                note,
+                resolution,
+                author: author.to_string(),
+                now,
+            },
+        )
+        .await?;
+    let mut link = None;
+    if task.status == "resolved" && before.status != "resolved" {
+        if update.resurvey {
+            link = resurvey(store, config, &task).await?;
+        }
+        let body = task_event("task.resolved", &task, config);
+        store
+            .enqueue("task.resolved", &body.to_string(), now)
+            .await?;
+    }
+    let mut view = task_view(store, id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("no task {id}")))?;
+    view.resurvey_link = link;
+    Ok(view)
+}
+
+async fn resurvey(
+    store: &AnyStore,
+    config: &LoopConfig,
+    task: &StoredTask,
+) -> Result<Option<String>, UpdateError> {
+    let (Some(contact), Some(slug)) = (&task.contact, &task.survey) else {
+        return Err(UpdateError::Invalid(
+            "resurvey",
+            "this task has no person and survey to re-survey (anonymous or not from a response)"
+                .into(),
+        ));
+    };
+    use cx_store::server::ServerStore;
+    let survey = store.survey(slug).await?;
+    let ids = store.contact_ids(std::slice::from_ref(contact)).await?;
+    let Some(contact_id) = ids.get(contact) else {
+        return Ok(None);
+    };
+    let token = crate::auth::random_token();
+    let today = cx_core::period::Date::from_days(unix_now().div_euclid(86_400) as i32);
+    let outcome = store
+        .create_invitations(
+            survey.id,
+            &[(*contact_id, crate::auth::hash_secret(&token))],
+            0,
+            today.days(),
+        )
+        .await?;
+    match outcome.first() {
+        Some(cx_store::server::Invited::Created(invitation)) => {
+            store.set_resurvey(task.id, *invitation).await?;
+            Ok(Some(format!(
+                "{}/s/{slug}?t={token}",
+                config.base_url.trim_end_matches('/')
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Response and resolution times by team, over every task.
+pub async fn loop_figures(store: &AnyStore) -> Result<Vec<rules::TeamLoopFigures>, StoreError> {
+    let now = unix_now();
+    let tasks = store
+        .tasks(
+            &cx_store::followup::TaskQuery {
+                limit: 1_000_000,
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+    let times: Vec<rules::TaskTimes> = tasks
+        .iter()
+        .map(|t| rules::TaskTimes {
+            team: t
+                .team
+                .clone()
+                .or_else(|| t.owner.clone())
+                .unwrap_or_else(|| "(unassigned)".into()),
+            created: t.created_ts,
+            first_action: t.first_action_ts,
+            resolved: t.resolved_ts,
+            due: t.due_ts,
+        })
+        .collect();
+    Ok(rules::loop_figures(&times, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2.
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block is hashed first.
+        assert_eq!(
+            hex(&hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        assert_eq!(
+            signature("Jefe", 7, "{}"),
+            format!("t=7,v1={}", hex(&hmac_sha256(b"Jefe", b"7.{}")))
+        );
+    }
+}
