@@ -30,6 +30,9 @@ pub fn routes() -> Router<Shared> {
         .route("/app/feedback", get(feedback_page))
         .route("/app/accounts", get(accounts_page))
         .route("/app/accounts/{code}", get(account_page))
+        .route("/app/tasks", get(tasks_page))
+        .route("/app/tasks/{id}", get(task_page).post(task_post))
+        .route("/app/scorecard", get(scorecard_page).post(scorecard_post))
         .route("/app/surveys", get(home))
         .route("/app/login", get(login_page).post(login))
         .route("/app/logout", post(logout))
@@ -292,6 +295,32 @@ async fn accounts_page(
     };
     let query = query.as_str();
     let get = |name: &str| query_value(query, name);
+    let scores: std::collections::HashMap<String, (String, String, String)> =
+        match crate::api_accounts::all_scores(&state).await {
+            Ok((_, list)) => list
+                .into_iter()
+                .map(|s| {
+                    let score = s
+                        .score
+                        .score
+                        .map_or_else(|| "—".into(), |v| format!("{v:.1}"));
+                    let health = match s.score.health.as_str() {
+                        "healthy" => "positive",
+                        "critical" => "negative",
+                        _ => "neutral",
+                    };
+                    (
+                        s.account.code,
+                        (
+                            score,
+                            s.score.grade.as_str().to_string(),
+                            health.to_string(),
+                        ),
+                    )
+                })
+                .collect(),
+            Err(e) => return e.into_response(),
+        };
     match crate::pages::accounts(
         &state.store,
         &params,
@@ -300,6 +329,7 @@ async fn accounts_page(
         &lang,
         &csrf,
         &user.username,
+        &scores,
     )
     .await
     {
@@ -318,7 +348,20 @@ async fn account_page(
         Ok(p) => p,
         Err(r) => return r,
     };
-    match crate::pages::account(&state.store, &code, &p.lang, &p.csrf, &p.user.username).await {
+    let care = match account_care(&state, &code, &p.lang).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    match crate::pages::account(
+        &state.store,
+        &code,
+        &p.lang,
+        &p.csrf,
+        &p.user.username,
+        care,
+    )
+    .await
+    {
         Ok(Some(page)) => html(StatusCode::OK, page.render()),
         Ok(None) => {
             crate::error::ApiError::not_found(format!("no account {code:?}")).into_response()
@@ -544,5 +587,332 @@ async fn logout(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
         }
         Ok(None) => Redirect::to("/app/login").into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The score, people and open tasks of an account page.
+async fn account_care(
+    state: &Shared,
+    code: &str,
+    lang: &str,
+) -> Result<Option<crate::pages_loop::AccountCare>, crate::error::ApiError> {
+    use cx_store::followup::{FollowUpStore, TaskQuery};
+    let (card, scores) = crate::api_accounts::all_scores(state).await?;
+    let Some(score) = scores.into_iter().find(|s| s.account.code == code) else {
+        return Ok(None);
+    };
+    let history = crate::api_accounts::history(state, &card, code).await?;
+    let tasks = state
+        .store
+        .tasks(
+            &TaskQuery {
+                status: Some("active".into()),
+                account: Some(code.to_string()),
+                limit: 100,
+                ..TaskQuery::default()
+            },
+            unix_now(),
+        )
+        .await?;
+    Ok(Some(crate::pages_loop::account_care(
+        &score, &history, &tasks, lang,
+    )))
+}
+
+fn page_chrome(p: &PageRequest) -> crate::pages::Chrome {
+    crate::pages::chrome(None, &p.lang, &p.csrf, &p.user.username, &p.params)
+}
+
+fn role_allows(user: &cx_store::server::User, need: crate::auth::Need) -> bool {
+    crate::auth::Role::parse(&user.role).is_some_and(|r| r.allows(need))
+}
+
+async fn tasks_page(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    use cx_store::followup::{FollowUpStore, TaskQuery};
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let status = match query_value(&p.query, "status").as_deref() {
+        None => Some("active".to_string()),
+        Some("all") => None,
+        Some(s) => match crate::api_accounts::status_filter(Some(s)) {
+            Ok(s) => s,
+            Err(e) => return e.into_response(),
+        },
+    };
+    // An empty `status=` (the "all" option) lists everything.
+    let status = if uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv == "status="))
+    {
+        None
+    } else {
+        status
+    };
+    let owner = query_value(&p.query, "owner");
+    let overdue = query_value(&p.query, "overdue").is_some();
+    let q = TaskQuery {
+        status: status.clone(),
+        owner: owner.clone(),
+        account: query_value(&p.query, "account"),
+        overdue,
+        limit: 500,
+    };
+    let tasks = match state.store.tasks(&q, unix_now()).await {
+        Ok(t) => t,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let figures = match crate::followup::loop_figures(&state.store).await {
+        Ok(f) => f,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let page = crate::pages_loop::tasks_page(
+        crate::pages::texts(&p.lang),
+        page_chrome(&p),
+        &p.lang,
+        &tasks,
+        (
+            Some(status.as_deref().unwrap_or("")),
+            owner.as_deref(),
+            overdue,
+        ),
+        &figures,
+    );
+    html(StatusCode::OK, page.render())
+}
+
+async fn render_task(
+    state: &Shared,
+    p: &PageRequest,
+    id: i64,
+    error: String,
+    link: Option<String>,
+    status: StatusCode,
+) -> Response {
+    match crate::followup::task_view(&state.store, id).await {
+        Ok(Some(mut view)) => {
+            view.resurvey_link = link;
+            let page = crate::pages_loop::task_page(
+                crate::pages::texts(&p.lang),
+                page_chrome(p),
+                &p.lang,
+                &view,
+                role_allows(&p.user, crate::auth::Need::Tasks),
+                error,
+            );
+            html(status, page.render())
+        }
+        Ok(None) => crate::error::ApiError::not_found(format!("no task {id}")).into_response(),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+async fn task_page(
+    State(state): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    render_task(&state, &p, id, String::new(), None, StatusCode::OK).await
+}
+
+/// The fields of a signed-in form whose CSRF token matches the session's, or the refusal.
+fn checked_form(
+    p: &PageRequest,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, crate::error::ApiError> {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let sent = fields
+        .iter()
+        .find(|(k, _)| k == "_csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
+    if same_secret(sent, &p.csrf) {
+        Ok(fields)
+    } else {
+        Err(crate::error::ApiError::forbidden(
+            "missing or wrong CSRF token",
+        ))
+    }
+}
+
+async fn task_post(
+    State(state): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let fields = match checked_form(&p, &body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    if !role_allows(&p.user, crate::auth::Need::Tasks) {
+        return crate::error::ApiError::forbidden(format!(
+            "the {} role cannot change tasks",
+            p.user.role
+        ))
+        .into_response();
+    }
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let update = crate::followup::TaskUpdate {
+        status: get("status"),
+        owner: get("owner"),
+        note: get("note"),
+        resolution: get("resolution"),
+        resurvey: get("resurvey").is_some(),
+    };
+    match crate::followup::update_task(
+        &state.store,
+        &state.loop_config,
+        id,
+        &update,
+        &p.user.username,
+    )
+    .await
+    {
+        Ok(view) => {
+            state.wake.wake();
+            render_task(
+                &state,
+                &p,
+                id,
+                String::new(),
+                view.resurvey_link,
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(crate::followup::UpdateError::Invalid(_, message)) => {
+            render_task(
+                &state,
+                &p,
+                id,
+                message,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(crate::followup::UpdateError::Store(e)) => {
+            crate::error::ApiError::from(e).into_response()
+        }
+    }
+}
+
+async fn render_scorecard(
+    state: &Shared,
+    p: &PageRequest,
+    card: &cx_core::account::scorecard::Scorecard,
+    message: String,
+    error: String,
+    status: StatusCode,
+) -> Response {
+    let day = crate::api_accounts::today();
+    let scores = match cx_store::accounts::score_accounts(&state.store, card, day, None).await {
+        Ok(s) => s,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    let page = crate::pages_loop::scorecard_page(
+        crate::pages::texts(&p.lang),
+        page_chrome(p),
+        &p.lang,
+        card,
+        &scores,
+        role_allows(&p.user, crate::auth::Need::Manage),
+        (message, error),
+    );
+    html(status, page.render())
+}
+
+async fn scorecard_page(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let card = match crate::followup::current_scorecard(&state.store).await {
+        Ok(c) => c,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    render_scorecard(
+        &state,
+        &p,
+        &card,
+        String::new(),
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn scorecard_post(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use cx_store::followup::FollowUpStore;
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let fields = match checked_form(&p, &body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    if !role_allows(&p.user, crate::auth::Need::Manage) {
+        return crate::error::ApiError::forbidden("only admins can change the scorecard")
+            .into_response();
+    }
+    let current = match crate::followup::current_scorecard(&state.store).await {
+        Ok(c) => c,
+        Err(e) => return crate::error::ApiError::from(e).into_response(),
+    };
+    match crate::pages_loop::scorecard_from_form(&fields, &current) {
+        Ok(card) => {
+            if let Err(e) = state
+                .store
+                .set_setting(crate::followup::SCORECARD_KEY, &card.to_json())
+                .await
+            {
+                return crate::error::ApiError::from(e).into_response();
+            }
+            let message = crate::pages_loop::saved_message(&p.lang);
+            render_scorecard(&state, &p, &card, message, String::new(), StatusCode::OK).await
+        }
+        Err(e) => {
+            render_scorecard(
+                &state,
+                &p,
+                &current,
+                String::new(),
+                e,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     }
 }

@@ -106,7 +106,8 @@ impl Role {
         }
     }
 
-    fn allows(self, need: Need) -> bool {
+    /// Whether the role may do what `need` asks.
+    pub fn allows(self, need: Need) -> bool {
         match need {
             Need::Read => true,
             Need::Export | Need::Submit | Need::Tasks => {

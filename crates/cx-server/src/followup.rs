@@ -140,7 +140,8 @@ pub fn start(store: AnyStore, config: LoopConfig) -> Wake {
 pub struct SurveyCache(HashMap<i64, Arc<SurveyDefinition>>);
 
 impl SurveyCache {
-    async fn get(
+    /// A survey's definition, read once.
+    pub async fn get(
         &mut self,
         store: &AnyStore,
         id: i64,
@@ -260,7 +261,8 @@ pub fn signal_of(r: &LoopResponse, def: &SurveyDefinition, at: i64) -> Signal {
     signal
 }
 
-fn new_task(
+/// The task `plan` asks for, opened at `now`, with its `task.created` event.
+pub fn new_task(
     r: &LoopResponse,
     def: &SurveyDefinition,
     plan: &TaskPlan,
@@ -568,9 +570,26 @@ pub async fn update_task(
             "nothing to change: give a status, an owner or a note".into(),
         ));
     }
-    let Some((before, _)) = store.task(id, unix_now()).await? else {
+    let Some((before, history)) = store.task(id, unix_now()).await? else {
         return Err(StoreError::NotFound(format!("no task {id}")).into());
     };
+    // The same form sent twice (a double click, a reload) changes nothing the
+    // second time.
+    let same_status = status.is_none_or(|s| s.as_str() == before.status);
+    let same_owner = owner
+        .as_ref()
+        .is_none_or(|o| before.owner.as_ref() == Some(o));
+    let repeated_note = note.is_none()
+        || history.last().is_some_and(|e| {
+            e.note.as_deref() == note.as_deref()
+                && e.author == author
+                && parse_timestamp(&e.at).is_some_and(|at| unix_now() - at < 600)
+        });
+    if same_status && same_owner && repeated_note {
+        return task_view(store, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("no task {id}")).into());
+    }
     let now = unix_now();
     let task = store
         .update_task(

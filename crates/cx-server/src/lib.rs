@@ -21,6 +21,7 @@ pub mod error;
 pub mod followup;
 pub mod limits;
 pub mod pages;
+pub mod pages_loop;
 pub mod respond;
 pub mod stats;
 pub mod svg;

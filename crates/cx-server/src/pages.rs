@@ -21,43 +21,45 @@ pub const PAGE: i64 = 50;
 
 /// Texts of these pages.
 pub struct Texts {
-    tag: &'static str,
-    overview: &'static str,
-    drivers: &'static str,
-    feedback: &'static str,
-    accounts: &'static str,
-    surveys: &'static str,
-    sign_out: &'static str,
-    target: &'static str,
-    importance: &'static str,
-    performance: &'static str,
-    fix_first: &'static str,
-    aspect: &'static str,
-    weight: &'static str,
-    share: &'static str,
-    mean: &'static str,
-    quadrant: &'static str,
-    explained: &'static str,
-    search: &'static str,
-    polarity: &'static str,
-    all: &'static str,
-    positive: &'static str,
-    neutral: &'static str,
-    negative: &'static str,
-    unrated: &'static str,
-    rating: &'static str,
-    account: &'static str,
-    date: &'static str,
-    apply: &'static str,
-    newer: &'static str,
-    older: &'static str,
-    no_text: &'static str,
-    matching: &'static str,
-    from_ratings: &'static str,
-    text_sentiment: &'static str,
-    topics: &'static str,
-    mentions: &'static str,
-    from_text: &'static str,
+    pub(crate) tag: &'static str,
+    pub(crate) overview: &'static str,
+    pub(crate) drivers: &'static str,
+    pub(crate) feedback: &'static str,
+    pub(crate) accounts: &'static str,
+    pub(crate) surveys: &'static str,
+    pub(crate) sign_out: &'static str,
+    pub(crate) target: &'static str,
+    pub(crate) importance: &'static str,
+    pub(crate) performance: &'static str,
+    pub(crate) fix_first: &'static str,
+    pub(crate) aspect: &'static str,
+    pub(crate) weight: &'static str,
+    pub(crate) share: &'static str,
+    pub(crate) mean: &'static str,
+    pub(crate) quadrant: &'static str,
+    pub(crate) explained: &'static str,
+    pub(crate) search: &'static str,
+    pub(crate) polarity: &'static str,
+    pub(crate) all: &'static str,
+    pub(crate) positive: &'static str,
+    pub(crate) neutral: &'static str,
+    pub(crate) negative: &'static str,
+    pub(crate) unrated: &'static str,
+    pub(crate) rating: &'static str,
+    pub(crate) account: &'static str,
+    pub(crate) date: &'static str,
+    pub(crate) apply: &'static str,
+    pub(crate) newer: &'static str,
+    pub(crate) older: &'static str,
+    pub(crate) no_text: &'static str,
+    pub(crate) matching: &'static str,
+    pub(crate) from_ratings: &'static str,
+    pub(crate) text_sentiment: &'static str,
+    pub(crate) topics: &'static str,
+    pub(crate) mentions: &'static str,
+    pub(crate) from_text: &'static str,
+    pub(crate) tasks: &'static str,
+    pub(crate) scorecard: &'static str,
 }
 
 const ZH: Texts = Texts {
@@ -98,6 +100,8 @@ const ZH: Texts = Texts {
     topics: "主题",
     mentions: "提及",
     from_text: "文本情感与主题来自内置的离线文本分析（中文、英文），统计最近的评论；每个主题按提到它的那句话判断正负。",
+    tasks: "跟进任务",
+    scorecard: "评分卡",
 };
 
 const EN: Texts = Texts {
@@ -138,18 +142,20 @@ const EN: Texts = Texts {
     topics: "Topics",
     mentions: "Mentions",
     from_text: "Text sentiment and topics come from the built-in offline text analysis (Chinese and English) of the latest comments; each topic is judged by the sentence that mentions it.",
+    tasks: "Tasks",
+    scorecard: "Scorecard",
 };
 
-fn texts(lang: &str) -> &'static Texts {
+pub(crate) fn texts(lang: &str) -> &'static Texts {
     if lang.starts_with("zh") { &ZH } else { &EN }
 }
 
 /// Shared page chrome.
 pub struct Chrome {
-    csrf: String,
-    username: String,
-    title: String,
-    query: String,
+    pub(crate) csrf: String,
+    pub(crate) username: String,
+    pub(crate) title: String,
+    pub(crate) query: String,
 }
 
 /// One aspect's driver figures.
@@ -243,7 +249,7 @@ async fn chosen(store: &AnyStore, params: &ViewParams) -> Result<Option<StoredSu
     })
 }
 
-fn chrome(
+pub(crate) fn chrome(
     survey: Option<&StoredSurvey>,
     lang: &str,
     csrf: &str,
@@ -740,6 +746,9 @@ pub struct AccountRow {
     revenue: String,
     growth: String,
     growth_class: &'static str,
+    score: String,
+    grade: String,
+    health: String,
 }
 
 /// `/app/accounts`.
@@ -752,7 +761,7 @@ pub struct AccountsPage {
     tier: String,
     rows: Vec<AccountRow>,
     hidden: Vec<(String, String)>,
-    labels: [&'static str; 8],
+    labels: [&'static str; 10],
 }
 
 /// Accounts shown per page.
@@ -768,6 +777,7 @@ pub async fn accounts(
     lang: &str,
     csrf: &str,
     username: &str,
+    scores: &std::collections::HashMap<String, (String, String, String)>,
 ) -> Result<AccountsPage, ApiError> {
     let t = texts(lang);
     let survey = chosen(store, params).await?;
@@ -792,6 +802,8 @@ pub async fn accounts(
                 "NPS (n)",
                 "近 12 个月收入",
                 "同比增长",
+                "客户评分",
+                "评级",
             ]
         } else {
             [
@@ -803,6 +815,8 @@ pub async fn accounts(
                 "NPS (n)",
                 "Revenue, last 12 months",
                 "Growth",
+                "Customer score",
+                "Grade",
             ]
         },
     };
@@ -830,7 +844,6 @@ pub async fn accounts(
             let growth = (a.revenue_prior > 0)
                 .then(|| 100.0 * (a.revenue - a.revenue_prior) as f64 / a.revenue_prior as f64);
             AccountRow {
-                code: a.code,
                 name: a.name,
                 tier: a.tier,
                 region: a.region,
@@ -853,6 +866,13 @@ pub async fn accounts(
                     Some(_) => "up",
                     None => "",
                 },
+                score: scores
+                    .get(&a.code)
+                    .map(|s| s.0.clone())
+                    .unwrap_or_else(|| "—".into()),
+                grade: scores.get(&a.code).map(|s| s.1.clone()).unwrap_or_default(),
+                health: scores.get(&a.code).map(|s| s.2.clone()).unwrap_or_default(),
+                code: a.code,
             }
         })
         .collect();
@@ -897,6 +917,7 @@ pub struct AccountPage {
     total: String,
     transactions: Vec<(String, String, String, String, String)>,
     interactions: Vec<(String, String, String)>,
+    care: Option<crate::pages_loop::AccountCare>,
 }
 
 /// Responses, transactions and interactions shown on an account page.
@@ -909,6 +930,7 @@ pub async fn account(
     lang: &str,
     csrf: &str,
     username: &str,
+    care: Option<crate::pages_loop::AccountCare>,
 ) -> Result<Option<AccountPage>, ApiError> {
     let Some(d) = store.account_detail(code, HISTORY).await? else {
         return Ok(None);
@@ -1022,5 +1044,6 @@ pub async fn account(
             })
             .collect(),
         interactions: d.interactions,
+        care,
     }))
 }

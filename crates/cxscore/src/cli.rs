@@ -65,7 +65,151 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Accounts as a whole: the composite customer score and the relationship with key people.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Follow-up tasks: list, show, update; run the close-the-loop rules; set the rules.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// Outgoing webhooks (signed with HMAC-SHA256; delivered by `cxscore serve`).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
 }
+
+/// `cxscore accounts …`.
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Customer score / health of every account: 0–100, grade A–D, the components and where points are lost.
+    #[command(after_help = SCORE_HELP)]
+    Score {
+        /// A scorecard file (JSON: weights, standards, grades, min_coverage); default: the one saved in the database, else the built-in one.
+        #[arg(long, value_name = "FILE")]
+        scorecard: Option<PathBuf>,
+        /// Also save the scorecard file as the company's scorecard (used by the app and API).
+        #[arg(long, requires = "scorecard")]
+        save: bool,
+        /// Score as of this day (default: today).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+        /// Only accounts of this tier (e.g. key).
+        #[arg(long)]
+        tier: Option<String>,
+        /// Only this account.
+        #[arg(long, value_name = "CODE")]
+        account: Option<String>,
+    },
+    /// Relationship scores: per account (0–100, influence-weighted over its key people), per dimension, and flags.
+    Relationship {
+        /// Only this account, with its people.
+        #[arg(long, value_name = "CODE")]
+        account: Option<String>,
+        /// As of this day (default: today).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+    },
+}
+
+/// `cxscore tasks …`.
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// List tasks, newest first.
+    List {
+        /// open, in_progress, waiting, resolved, active (not resolved, the default) or all.
+        #[arg(long, default_value = "active")]
+        status: String,
+        /// Only this owner.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Only this account.
+        #[arg(long, value_name = "CODE")]
+        account: Option<String>,
+        /// Only overdue tasks.
+        #[arg(long)]
+        overdue: bool,
+    },
+    /// One task with its history and the re-survey's before/after.
+    Show {
+        /// Task id.
+        id: i64,
+    },
+    /// Change a task: status, owner, a note, the resolution; optionally re-survey the person.
+    Update {
+        /// Task id.
+        id: i64,
+        /// open, in_progress, waiting or resolved.
+        #[arg(long)]
+        status: Option<String>,
+        /// New owner.
+        #[arg(long)]
+        owner: Option<String>,
+        /// A note for the history.
+        #[arg(long)]
+        note: Option<String>,
+        /// What was done (needed to resolve).
+        #[arg(long)]
+        resolution: Option<String>,
+        /// On resolving, print a re-survey link for the person.
+        #[arg(long)]
+        resurvey: bool,
+        /// Who is making the change (recorded in the history).
+        #[arg(long = "as", value_name = "NAME", default_value = "cli")]
+        author: String,
+        /// Address the re-survey link starts with.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        base_url: String,
+    },
+    /// Run the close-the-loop rules once over responses not yet looked at (what `serve` does continuously), escalate overdue tasks.
+    Scan {
+        /// Responses older than this many days open no task.
+        #[arg(long, default_value_t = 14)]
+        max_age_days: i64,
+    },
+    /// Show the rules in force, or set them from a JSON file.
+    Rules {
+        /// A rules file (detractor_max, csat_max, negative_comment, score_drop, key_nps_max, key_csat_max, sla_hours, default_sla_hours).
+        file: Option<PathBuf>,
+    },
+    /// Response and resolution times by team.
+    Metrics,
+}
+
+/// `cxscore webhook …`.
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Add a webhook; prints its signing secret once.
+    Add {
+        /// http:// or https:// address.
+        url: String,
+        /// Events, comma-separated: response.created, task.created, task.overdue, task.resolved (default: all).
+        #[arg(long, value_delimiter = ',')]
+        events: Vec<String>,
+        /// The HMAC-SHA256 secret (default: a random one).
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// List webhooks.
+    List,
+    /// Remove a webhook and its delivery log.
+    Remove {
+        /// Webhook id.
+        id: i64,
+    },
+    /// A webhook's delivery log, newest first.
+    Deliveries {
+        /// Webhook id.
+        id: i64,
+    },
+}
+
+const SCORE_HELP: &str = "Examples:
+  cxscore accounts score
+  cxscore accounts score --tier key --format json
+  cxscore accounts score --scorecard scorecard.json --save
+
+A scorecard file:
+  {\"weights\": {\"nps\": 30, \"csat\": 20, \"relationship\": 30, \"complaints\": 20},
+   \"standards\": {\"growth\": {\"worst\": -30, \"best\": 30}},
+   \"grades\": {\"A\": 85, \"B\": 70, \"C\": 55}, \"min_coverage\": 0.4}";
 
 /// `cxscore text …`.
 #[derive(Debug, Subcommand)]

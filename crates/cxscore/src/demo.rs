@@ -716,6 +716,7 @@ pub fn run(args: &DemoArgs, db: &str, format: OutputFormat) -> Result<(), Failur
     block_on(async {
         let store = cx_store::open(db).await.map_err(store_failure)?;
         fill(&store, data).await.map_err(store_failure)?;
+        seed_tasks(&store, args.seed).await.map_err(store_failure)?;
         let counts = store.table_counts().await.map_err(store_failure)?;
         let mut out = std::io::stdout().lock();
         let result = match format {
@@ -732,6 +733,100 @@ pub fn run(args: &DemoArgs, db: &str, format: OutputFormat) -> Result<(), Failur
         };
         result.map_err(Failure::runtime)
     })
+}
+
+/// Follow-up tasks as a team would have them at the end of the demo period:
+/// the close-the-loop rules run over the last 30 days of responses as they
+/// arrived; older tasks mostly resolved (with a note and a resolution),
+/// recent ones open, some overdue. Deterministic per seed; a second run adds
+/// nothing (tasks are keyed by response).
+pub async fn seed_tasks(
+    store: &cx_store::AnyStore,
+    seed: u64,
+) -> Result<u64, cx_store::StoreError> {
+    use cx_core::period::parse_timestamp;
+    use cx_server::followup::{self, LoopConfig, SurveyCache};
+    use cx_store::followup::{FollowUpStore, TaskChange};
+    let mut rng = Rng(seed ^ 0x7A5C);
+    let end = i64::from(Date::from_ymd(2026, 10, 31).expect("valid").days() + 1) * 86_400;
+    let config = LoopConfig::default();
+    let rules = followup::current_rules(store).await?;
+    let mut surveys = SurveyCache::default();
+    let (mut cursor, mut opened) = (0, 0);
+    loop {
+        let batch = store.responses_for_loop(cursor, 2000).await?;
+        let Some(last) = batch.last().map(|r| r.id) else {
+            break;
+        };
+        cursor = last;
+        let mut tasks = Vec::new();
+        for r in &batch {
+            let Some(at) = parse_timestamp(&r.submitted_at) else {
+                continue;
+            };
+            if end - at > 30 * 86_400 || r.account.is_none() {
+                continue;
+            }
+            let def = surveys.get(store, r.survey_id).await?;
+            if def.anonymous {
+                continue;
+            }
+            let signal = followup::signal_of(r, &def, at);
+            if let Some(plan) = cx_core::account::rules::evaluate(&signal, &rules) {
+                let mut task = followup::new_task(r, &def, &plan, &config, at);
+                task.event = None;
+                tasks.push(task);
+            }
+        }
+        let ids = store.open_tasks(&tasks, &[], Some(last)).await?;
+        for (task, id) in tasks.iter().zip(ids) {
+            let Some(id) = id else { continue };
+            opened += 1;
+            let age_days = (end - task.created) / 86_400;
+            let roll = rng.unit();
+            let first = task.created + 3600 * (1 + rng.below(30) as i64);
+            let author = task.owner.clone().unwrap_or_else(|| "demo".into());
+            let change =
+                |status: &str, note: Option<&str>, resolution: Option<&str>, now| TaskChange {
+                    status: Some(status.to_string()),
+                    owner: None,
+                    note: note.map(str::to_string),
+                    resolution: resolution.map(str::to_string),
+                    author: author.clone(),
+                    now,
+                };
+            if age_days >= 5 && roll < 0.75 {
+                store
+                    .update_task(
+                        id,
+                        &change("in_progress", Some("已联系客户，了解问题经过"), None, first),
+                    )
+                    .await?;
+                let done = first + 3600 * (2 + rng.below(70) as i64);
+                let resolution = *rng.pick(&[
+                    "补发货物并致歉",
+                    "安排工程师上门处理",
+                    "调整交付计划，每周同步进度",
+                    "Refunded the order and apologised",
+                    "Escalated to product; workaround agreed",
+                ]);
+                store
+                    .update_task(
+                        id,
+                        &change("resolved", None, Some(resolution), done.min(end)),
+                    )
+                    .await?;
+            } else if roll < 0.85 {
+                store
+                    .update_task(
+                        id,
+                        &change("waiting", Some("等待客户回复"), None, first.min(end)),
+                    )
+                    .await?;
+            }
+        }
+    }
+    Ok(opened)
 }
 
 /// Writes the data; what is already there (same seed) is skipped.

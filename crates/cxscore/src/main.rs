@@ -2,6 +2,7 @@
 //! flags, call the domain, render. Exit codes: 0 ok, 1 runtime failure, 2 bad
 //! usage or bad input.
 
+mod accounts;
 mod cli;
 mod customers;
 mod demo;
@@ -98,6 +99,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args, &cli.db),
         Command::User(cmd) => serve::run_user(cmd, &cli.db, cli.format),
         Command::Token(cmd) => serve::run_token(cmd, &cli.db, cli.format),
+        Command::Accounts(cmd) => accounts::run_accounts(cmd, &cli.db, cli.format),
+        Command::Tasks(cmd) => accounts::run_tasks(cmd, &cli.db, cli.format),
+        Command::Webhook(cmd) => accounts::run_webhook(cmd, &cli.db, cli.format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -25,6 +25,9 @@ pub fn run(args: &ServeArgs, db: &str) -> Result<(), Failure> {
                 crate::demo::fill(&store, crate::demo::generate(240, 2026))
                     .await
                     .map_err(store_failure)?;
+                crate::demo::seed_tasks(&store, 2026)
+                    .await
+                    .map_err(store_failure)?;
             }
             if store.user_count().await.map_err(store_failure)? == 0 {
                 let password = random_token()[..16].to_string();

@@ -579,6 +579,15 @@ impl Browser {
         );
     }
 
+    fn clear(&self, css: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{id}/clear"),
+            serde_json::json!({}),
+        );
+    }
+
     fn source(&self) -> String {
         self.call("GET", "/source", Value::Null)
             .as_str()
@@ -795,6 +804,152 @@ fn a_respondent_fills_the_survey_in_a_real_browser_in_both_languages() {
     browser.wait_for("relationship-2026");
     assert_eq!(
         unexpected(browser.console_errors()),
+        Vec::<String>::new(),
+        "no console errors or failed requests"
+    );
+    drop(server);
+    drop(browser);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn accounts_tasks_and_scorecard_in_a_real_browser() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let dir = tempdir("browser-accounts");
+    let db = format!("sqlite://{}", dir.join("cx.db").display());
+    ok(&db, &["demo", "--accounts", "60"]);
+    let out = cx(
+        &db,
+        &["user", "add", "boss", "--role", "admin", "--password-stdin"],
+        Some("a long enough password\n"),
+    );
+    assert!(out.status.success());
+    let token = ok(
+        &db,
+        &["token", "create", "--user", "boss", "--scope", "write"],
+    );
+    let auth = format!("Bearer {}", token.trim());
+    let server = serve(&db, &[]);
+    let api = |path: &str| -> Value {
+        let (status, body) =
+            http(&server.url, "GET", path, &[("Authorization", &auth)], "").expect("api");
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).expect("JSON")
+    };
+    browser.size(1280, 900);
+    browser.go(&format!("{}/app/login", server.url));
+    browser.wait_for("name=\"password\"");
+    browser.type_text("#username", "boss");
+    browser.type_text("#password", "a long enough password");
+    browser.click("button[type=submit]");
+    browser.wait_for("class=\"tiles\"");
+
+    // The accounts list carries the same scores as the API.
+    let accounts = api("/api/v1/accounts?tier=key");
+    let key = accounts
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["score"].is_number())
+        .expect("a scored key account")
+        .clone();
+    let code = key["code"].as_str().expect("code");
+    let score = format!("{:.1}", key["score"].as_f64().expect("score"));
+    browser.go(&format!("{}/app/accounts?lang=en", server.url));
+    let page = browser.wait_for("Customer score");
+    assert!(
+        page.contains(&format!("data-score=\"{code}\">{score}<")),
+        "{code} {score} in the list"
+    );
+
+    // A key account: score with reasons, people, relationship map, open tasks.
+    browser.go(&format!("{}/app/accounts/{code}?lang=en", server.url));
+    let page = browser.wait_for("id=\"customer-score\"");
+    assert!(page.contains(&format!("id=\"customer-score\">{score}<")));
+    assert!(page.contains(&format!(">{}<", key["grade"].as_str().expect("grade"))));
+    for id in [
+        "score-reasons",
+        "components",
+        "people",
+        "relationship-map",
+        "score-history",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "{id} on the page");
+    }
+    browser.screenshot("account-en-desktop.png");
+    browser.go(&format!("{}/app/accounts/{code}?lang=zh", server.url));
+    browser.wait_for("关系图");
+    browser.screenshot("account-zh-desktop.png");
+
+    // Tasks: the list, one task resolved through the form (no JavaScript).
+    browser.go(&format!("{}/app/tasks?lang=en", server.url));
+    browser.wait_for("id=\"loop-figures\"");
+    browser.screenshot("tasks-en-desktop.png");
+    let open = api("/api/v1/tasks?status=open");
+    let id = open[0]["id"].as_i64().expect("an open demo task");
+    browser.go(&format!("{}/app/tasks/{id}?lang=en", server.url));
+    browser.wait_for("id=\"task-form\"");
+    browser.click("#task-form option[value=resolved]");
+    browser.click("#task-form button[type=submit]");
+    let page = browser.wait_for("role=\"alert\"");
+    assert!(page.contains("resolution"), "resolving needs a resolution");
+    browser.click("#task-form option[value=resolved]");
+    browser.type_text(
+        "#task-form textarea[name=resolution]",
+        "Called back, <b>replaced</b> the unit",
+    );
+    browser.click("#task-form button[type=submit]");
+    let page = browser.wait_for("Called back");
+    assert!(
+        page.contains("&lt;b&gt;replaced&lt;/b&gt;"),
+        "text, not markup"
+    );
+    let task = api(&format!("/api/v1/tasks/{id}"));
+    assert_eq!(task["status"], "resolved");
+    assert_eq!(task["resolution"], "Called back, <b>replaced</b> the unit");
+    browser.screenshot("task-en-desktop.png");
+
+    // The scorecard: only NPS counts → the grades follow NPS alone.
+    browser.go(&format!("{}/app/scorecard?lang=en", server.url));
+    browser.wait_for("id=\"scorecard-form\"");
+    for c in [
+        "nps",
+        "csat",
+        "ces",
+        "relationship",
+        "activity",
+        "repeat",
+        "growth",
+        "clv",
+        "complaints",
+    ] {
+        browser.clear(&format!("#w_{c}"));
+        browser.type_text(&format!("#w_{c}"), if c == "nps" { "1" } else { "0" });
+    }
+    browser.click("#scorecard-form button[type=submit]");
+    browser.wait_for("Saved");
+    let after = api("/api/v1/accounts");
+    for a in after.as_array().expect("accounts") {
+        if let Some(nps) = a["nps"].as_f64() {
+            let expected = (nps + 100.0) / 2.0;
+            let got = a["score"].as_f64().expect("score");
+            assert!((got - expected).abs() < 1e-9, "{a}");
+        }
+    }
+    browser.screenshot("scorecard-en-desktop.png");
+    // The form sent without a resolution answered 422 on purpose; nothing else failed.
+    let refused = format!(
+        "/app/tasks/{id} - Failed to load resource: the server responded with a status of 422"
+    );
+    let errors: Vec<String> = browser
+        .console_errors()
+        .into_iter()
+        .filter(|e| !e.contains(&refused))
+        .collect();
+    assert_eq!(
+        errors,
         Vec::<String>::new(),
         "no console errors or failed requests"
     );
