@@ -411,10 +411,10 @@ async fn patch_task(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookBody {
-    /// Where to POST (http:// or https://).
+    /// Where to POST (http:// or https://), or `mailto:a@b.com[,c@d.com]` for email.
     pub url: String,
     /// Events: `*` (default) or a list of response.created, task.created,
-    /// task.overdue, task.resolved.
+    /// task.overdue, task.resolved, score.changed.
     #[serde(default)]
     pub events: Vec<String>,
     /// The signing secret; one is generated when absent.
@@ -431,25 +431,36 @@ pub struct WebhookCreated {
 }
 
 /// The events a webhook can ask for.
-pub const EVENTS: [&str; 4] = [
+pub const EVENTS: [&str; 5] = [
     "response.created",
     "task.created",
     "task.overdue",
     "task.resolved",
+    "score.changed",
 ];
 
 /// Checks a webhook's URL and events; shared with `cxscore webhook add`.
 pub fn check_webhook(url: &str, events: &[String]) -> Result<String, (&'static str, String)> {
     let url = url.trim();
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or((
-            "url",
-            format!("{url:?}: use an http:// or https:// address"),
-        ))?;
-    if rest.is_empty() || rest.starts_with('/') || url.chars().any(char::is_whitespace) {
-        return Err(("url", format!("{url:?} has no host")));
+    if let Some(to) = url.strip_prefix("mailto:") {
+        let bad = to
+            .split(',')
+            .map(str::trim)
+            .find(|a| a.is_empty() || !a.contains('@') || a.contains(['<', '>', '\r', '\n', ' ']));
+        if let Some(a) = bad {
+            return Err(("url", format!("mailto: {a:?} is not an email address")));
+        }
+    } else {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or((
+                "url",
+                format!("{url:?}: use an http:// or https:// address, or mailto:ADDRESS"),
+            ))?;
+        if rest.is_empty() || rest.starts_with('/') || url.chars().any(char::is_whitespace) {
+            return Err(("url", format!("{url:?} has no host")));
+        }
     }
     let events: Vec<&str> = events
         .iter()

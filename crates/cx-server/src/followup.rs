@@ -48,6 +48,8 @@ pub struct LoopConfig {
     pub max_attempts: i64,
     /// The address links in events point at.
     pub base_url: String,
+    /// The SMTP server for `mailto:` subscriptions.
+    pub smtp: Option<crate::mail::SmtpConfig>,
 }
 
 impl Default for LoopConfig {
@@ -57,6 +59,7 @@ impl Default for LoopConfig {
             retry_base_secs: 30,
             max_attempts: 8,
             base_url: "http://127.0.0.1:8080".into(),
+            smtp: None,
         }
     }
 }
@@ -121,12 +124,13 @@ pub fn start(store: AnyStore, config: LoopConfig) -> Wake {
             .build()
             .unwrap_or_default();
         let mut surveys = SurveyCache::default();
+        let mut last_sweep = 0;
         loop {
             tokio::select! {
                 () = notify.notified() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
-            if let Err(e) = tick(&store, &config, &client, &mut surveys).await {
+            if let Err(e) = tick(&store, &config, &client, &mut surveys, &mut last_sweep).await {
                 eprintln!("cxscore: follow-up loop: {e}");
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
@@ -163,16 +167,21 @@ pub async fn current_rules(store: &AnyStore) -> Result<LoopRules, StoreError> {
     })
 }
 
-/// One round: new responses, overdue tasks, due deliveries.
+/// One round: new responses, overdue tasks, the hourly score sweep, due deliveries.
 pub async fn tick(
     store: &AnyStore,
     config: &LoopConfig,
     client: &reqwest::Client,
     surveys: &mut SurveyCache,
+    last_sweep: &mut i64,
 ) -> Result<(), StoreError> {
     let now = unix_now();
     let rules = current_rules(store).await?;
     while process_responses(store, config, &rules, surveys, now).await? == BATCH {}
+    if now - *last_sweep >= 3600 {
+        score_sweep(store, config, &rules, now).await?;
+        *last_sweep = now;
+    }
     for task in store.escalate_overdue(now).await? {
         let body = task_event("task.overdue", &task, config);
         store
@@ -183,6 +192,131 @@ pub async fn tick(
 }
 
 const BATCH: usize = 500;
+
+/// The settings key of each account's grade at the last sweep (JSON object).
+const GRADES_KEY: &str = "account_grades";
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Sweep {
+    /// Tasks opened for a score drop.
+    pub opened: usize,
+    /// Accounts whose grade changed since the last sweep (`score.changed` events).
+    pub changed: usize,
+}
+
+/// Scores every account today and at the end of the previous quarter: a drop of
+/// more than the rule's points opens a task (once per account and quarter), and
+/// a grade that changed since the last sweep sends `score.changed`.
+pub async fn score_sweep(
+    store: &AnyStore,
+    config: &LoopConfig,
+    rules: &LoopRules,
+    now: i64,
+) -> Result<Sweep, StoreError> {
+    use cx_core::period::Date;
+    use cx_store::accounts::{quarter_label, score_accounts};
+    let card = current_scorecard(store).await?;
+    let day = now.div_euclid(86_400) as i32;
+    let (y, m, _) = Date::from_days(day).ymd();
+    let quarter_start = Date::from_ymd(y, (m - 1) / 3 * 3 + 1, 1).map_or(day, Date::days);
+    let previous_end = quarter_start - 1;
+    let current = score_accounts(store, &card, day, None).await?;
+    // Only scores with enough data behind them (a grade, not "insufficient") are compared.
+    let graded = |s: &cx_store::accounts::AccountScore| {
+        s.score
+            .score
+            .filter(|_| s.score.grade != cx_core::account::scorecard::Grade::Insufficient)
+    };
+    let previous: HashMap<String, Option<f64>> = score_accounts(store, &card, previous_end, None)
+        .await?
+        .iter()
+        .map(|s| (s.account.code.clone(), graded(s)))
+        .collect();
+    let label = quarter_label(previous_end);
+    let mut tasks = Vec::new();
+    for s in &current {
+        let (Some(now_score), Some(Some(before))) = (graded(s), previous.get(&s.account.code))
+        else {
+            continue;
+        };
+        let signal = Signal {
+            score_drop: Some(before - now_score),
+            tier: Some(s.account.tier.clone()).filter(|t| !t.is_empty()),
+            at: now,
+            ..Signal::default()
+        };
+        let Some(plan) = rules::evaluate(&signal, rules) else {
+            continue;
+        };
+        let owner = rules::default_owner(Some(&s.account.owner), Some(&s.account.sales_team));
+        let team = Some(s.account.sales_team.clone())
+            .filter(|t| !t.is_empty())
+            .or_else(|| owner.clone());
+        let reasons = serde_json::to_value(&plan.reasons).unwrap_or(Value::Null);
+        let title = plan.title(true);
+        tasks.push(NewTask {
+            dedupe_key: format!("drop:{}:{label}", s.account.code),
+            account_id: Some(s.account.id),
+            response_id: None,
+            contact_id: None,
+            title: title.clone(),
+            reasons: reasons.to_string(),
+            priority: plan.priority.as_str().into(),
+            owner: owner.clone(),
+            team: team.clone(),
+            created: now,
+            due: plan.due,
+            event: Some(json!({
+                "event": "task.created",
+                "task": {
+                    "title": title, "reasons": reasons, "priority": plan.priority.as_str(),
+                    "owner": owner, "team": team, "status": "open", "due": format_timestamp(plan.due),
+                    "account": s.account.code, "account_name": s.account.name,
+                    "app": format!("{}/app/tasks", config.base_url.trim_end_matches('/')),
+                }
+            })),
+        });
+    }
+    let seen: serde_json::Map<String, Value> = store
+        .setting(GRADES_KEY)
+        .await?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let mut grades = serde_json::Map::new();
+    let mut events = Vec::new();
+    for s in &current {
+        let grade = s.score.grade.as_str();
+        if let Some(old) = seen.get(&s.account.code).and_then(Value::as_str)
+            && old != grade
+        {
+            events.push((
+                "score.changed".to_string(),
+                json!({
+                    "event": "score.changed",
+                    "account": s.account.code, "account_name": s.account.name, "tier": s.account.tier,
+                    "from": old, "to": grade, "score": s.score.score, "health": s.score.health.as_str(),
+                    "app": format!("{}/app/accounts/{}", config.base_url.trim_end_matches('/'), s.account.code),
+                })
+                .to_string(),
+            ));
+        }
+        grades.insert(s.account.code.clone(), Value::from(grade));
+    }
+    let opened = store
+        .open_tasks(&tasks, &events, None)
+        .await?
+        .iter()
+        .filter(|id| id.is_some())
+        .count();
+    store
+        .set_setting(GRADES_KEY, &Value::Object(grades).to_string())
+        .await?;
+    Ok(Sweep {
+        opened,
+        changed: events.len(),
+    })
+}
 
 /// Looks at up to [`BATCH`] new responses; returns how many.
 pub async fn process_responses(
@@ -388,6 +522,27 @@ async fn attempt(
             retry_at: None,
         };
     };
+    if let Some(to) = url.strip_prefix("mailto:") {
+        let outcome = match &config.smtp {
+            Some(smtp) => {
+                let to = to.split(',').map(|a| a.trim().to_string()).collect();
+                let mail = crate::mail::event_mail(to, &d.event, &d.payload);
+                crate::mail::send(smtp, &mail, now, &format!("delivery-{}", d.id)).await
+            }
+            None => Err(
+                "no SMTP server configured (cxscore serve --smtp URL --mail-from ADDRESS)".into(),
+            ),
+        };
+        return match outcome {
+            Ok(()) => Attempt {
+                code: Some(250),
+                error: None,
+                delivered: true,
+                retry_at: None,
+            },
+            Err(e) => retry(config, d, None, e, now),
+        };
+    }
     let sent = client
         .post(&url)
         .header("Content-Type", "application/json")
@@ -412,7 +567,13 @@ async fn attempt(
         ),
         Err(e) => (None, e.to_string()),
     };
-    // Attempts so far, this one included; doubling delay, at most six hours.
+    retry(config, d, code, error, now)
+}
+
+/// A failed attempt: retried after a doubling delay (at most six hours) until
+/// `max_attempts`.
+fn retry(config: &LoopConfig, d: &Delivery, code: Option<i64>, error: String, now: i64) -> Attempt {
+    // Attempts so far, this one included.
     let n = d.attempts + 1;
     let delay = (config.retry_base_secs << (n - 1).clamp(0, 20)).min(6 * 3600);
     Attempt {
@@ -573,6 +734,16 @@ pub async fn update_task(
     let Some((before, history)) = store.task(id, unix_now()).await? else {
         return Err(StoreError::NotFound(format!("no task {id}")).into());
     };
+    if update.resurvey
+        && status == Some(rules::TaskStatus::Resolved)
+        && (before.contact.is_none() || before.survey.is_none())
+    {
+        return Err(UpdateError::Invalid(
+            "resurvey",
+            "this task has no person and survey to re-survey (anonymous, or not from a response)"
+                .into(),
+        ));
+    }
     // The same form sent twice (a double click, a reload) changes nothing the
     // second time.
     let same_status = status.is_none_or(|s| s.as_str() == before.status);

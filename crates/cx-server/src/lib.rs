@@ -20,6 +20,7 @@ pub mod dashboard;
 pub mod error;
 pub mod followup;
 pub mod limits;
+pub mod mail;
 pub mod pages;
 pub mod pages_loop;
 pub mod respond;
@@ -57,6 +58,8 @@ pub struct Config {
     pub webhook_retry_secs: i64,
     /// Responses older than this many days open no task.
     pub task_max_age_days: i64,
+    /// Where `mailto:` subscriptions are sent.
+    pub smtp: Option<mail::SmtpConfig>,
 }
 
 impl Default for Config {
@@ -70,6 +73,7 @@ impl Default for Config {
             follow_up: true,
             webhook_retry_secs: 30,
             task_max_age_days: 14,
+            smtp: None,
         }
     }
 }
@@ -108,6 +112,7 @@ impl AppState {
             max_age_days: config.task_max_age_days,
             retry_base_secs: config.webhook_retry_secs,
             base_url: config.base_url.clone(),
+            smtp: config.smtp.clone(),
             ..followup::LoopConfig::default()
         };
         let wake = if config.follow_up {

@@ -428,3 +428,181 @@ async fn detractor_task_webhook_resolution_resurvey() {
     assert_eq!(rows[0]["score"], 50.0);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A one-connection-at-a-time SMTP sink: answers like a server and keeps
+/// each message's envelope and data.
+async fn smtp_sink() -> (u16, Arc<Mutex<Vec<(Vec<String>, String)>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let got: Arc<Mutex<Vec<(Vec<String>, String)>>> = Arc::default();
+    let keep = got.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let (read, mut write) = socket.into_split();
+            let mut lines = BufReader::new(read);
+            let _ = write.write_all(b"220 sink ready\r\n").await;
+            let (mut rcpt, mut data, mut in_data) = (Vec::new(), String::new(), false);
+            loop {
+                let mut line = String::new();
+                if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
+                    break;
+                }
+                if in_data {
+                    if line == ".\r\n" {
+                        in_data = false;
+                        keep.lock()
+                            .expect("lock")
+                            .push((rcpt.clone(), data.clone()));
+                        let _ = write.write_all(b"250 queued\r\n").await;
+                    } else {
+                        data.push_str(&line);
+                    }
+                    continue;
+                }
+                let reply: &[u8] = match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
+                    "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                    "RCPT" => {
+                        rcpt.push(line.trim().to_string());
+                        b"250 ok\r\n"
+                    }
+                    "DATA" => {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    }
+                    "QUIT" => {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                let _ = write.write_all(reply).await;
+            }
+        }
+    });
+    (port, got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_mail_through_smtp() {
+    use base64::Engine;
+    let dir = std::env::temp_dir().join(format!("cx-server-mail-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let store = cx_store::open(&format!("sqlite://{}", dir.join("t.db").display()))
+        .await
+        .expect("store");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/survey.json"
+    ))
+    .expect("survey");
+    let def: SurveyDefinition = serde_json::from_str(&text).expect("valid");
+    store.create_survey(&def).await.expect("survey");
+    store
+        .insert_accounts(&[Account {
+            external_id: "A1".into(),
+            name: "远航机械".into(),
+            industry: None,
+            region: None,
+            tier: Some("A".into()),
+            sales_team: Some("华南二组".into()),
+            owner: Some("陈磊".into()),
+            since: None,
+            until: None,
+        }])
+        .await
+        .expect("account");
+    let account = store.account_ids(&["A1".into()]).await.expect("ids")["A1"];
+    store
+        .insert_contacts(&[(
+            account,
+            Contact {
+                external_id: "C1".into(),
+                account: "A1".into(),
+                name: "周工".into(),
+                role: Some(ContactRole::User),
+                influence: 0.3,
+                email: None,
+                phone: None,
+            },
+        )])
+        .await
+        .expect("contact");
+    let admin = store
+        .create_user(
+            "admin",
+            &hash_password("a long password").expect("hash"),
+            "admin",
+        )
+        .await
+        .expect("user");
+    store
+        .create_token(admin, &hash_secret("admin-token"), "write")
+        .await
+        .expect("token");
+    let (port, mails) = smtp_sink().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let smtp =
+        cx_server::mail::SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "cx@example.com")
+            .expect("smtp");
+    let state = AppState::new(
+        store.clone(),
+        Config {
+            base_url: url.clone(),
+            smtp: Some(smtp),
+            ..Config::default()
+        },
+    );
+    tokio::spawn(cx_server::serve(listener, state));
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{url}/api/v1/webhooks"))
+        .header("Authorization", "Bearer admin-token")
+        .json(&json!({"url": "mailto:chenlei@example.com", "events": ["task.created"]}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(r.status(), 201);
+    let r = http
+        .post(format!("{url}/api/v1/webhooks"))
+        .header("Authorization", "Bearer admin-token")
+        .json(&json!({"url": "mailto:not-an-address"}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(r.status(), 422);
+    let r = http
+        .post(format!("{url}/api/v1/surveys/relationship-2026/responses"))
+        .header("Authorization", "Bearer admin-token")
+        .json(&json!({"contact": "C1", "answers": {"nps": 4}}))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(r.status(), 201);
+    let (rcpt, data) = wait_for("the mail", async || {
+        mails.lock().expect("lock").first().cloned()
+    })
+    .await;
+    assert_eq!(rcpt, ["RCPT TO:<chenlei@example.com>"]);
+    assert!(data.contains("From: cxscore <cx@example.com>"), "{data}");
+    assert!(data.contains("Subject: =?UTF-8?B?"), "{data}");
+    let body: String = data
+        .split("\r\n\r\n")
+        .nth(1)
+        .expect("body")
+        .split("\r\n")
+        .collect();
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .expect("base64");
+    let body = String::from_utf8(body).expect("utf-8");
+    assert!(body.contains("贬损者(NPS 4)"), "{body}");
+    assert!(body.contains("远航机械") && body.contains("陈磊"), "{body}");
+    assert!(body.contains(&format!("{url}/app/tasks")), "{body}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -436,6 +436,9 @@ pub fn run_tasks(cmd: &TasksCommand, db: &str, format: OutputFormat) -> Result<(
                         .await
                         .map_err(store_failure)?;
                 }
+                let sweep = followup::score_sweep(&store, &config, &rules, now())
+                    .await
+                    .map_err(store_failure)?;
                 let after = store
                     .tasks(
                         &TaskQuery {
@@ -451,10 +454,12 @@ pub fn run_tasks(cmd: &TasksCommand, db: &str, format: OutputFormat) -> Result<(
                 match format {
                     OutputFormat::Json => println!(
                         "{}",
-                        serde_json::json!({"responses": looked, "opened": opened, "escalated": escalated.len()})
+                        serde_json::json!({"responses": looked, "opened": opened, "score_drops": sweep.opened, "grade_changes": sweep.changed, "escalated": escalated.len()})
                     ),
                     _ => println!(
-                        "looked at {looked} new responses, opened {opened} tasks, escalated {} overdue (webhooks are delivered by cxscore serve)",
+                        "looked at {looked} new responses, opened {opened} tasks ({} for a score drop), {} grade changes, escalated {} overdue (webhooks are delivered by cxscore serve)",
+                        sweep.opened,
+                        sweep.changed,
                         escalated.len()
                     ),
                 }

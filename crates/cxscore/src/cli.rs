@@ -158,7 +158,7 @@ pub enum TasksCommand {
         #[arg(long, default_value = "http://127.0.0.1:8080")]
         base_url: String,
     },
-    /// Run the close-the-loop rules once over responses not yet looked at (what `serve` does continuously), escalate overdue tasks.
+    /// Run the close-the-loop rules once (what `serve` does continuously): new responses, score drops since last quarter, overdue tasks.
     Scan {
         /// Responses older than this many days open no task.
         #[arg(long, default_value_t = 14)]
@@ -180,7 +180,7 @@ pub enum WebhookCommand {
     Add {
         /// http:// or https:// address.
         url: String,
-        /// Events, comma-separated: response.created, task.created, task.overdue, task.resolved (default: all).
+        /// Events, comma-separated: response.created, task.created, task.overdue, task.resolved, score.changed (default: all).
         #[arg(long, value_delimiter = ',')]
         events: Vec<String>,
         /// The HMAC-SHA256 secret (default: a random one).
@@ -324,6 +324,16 @@ pub struct ServeArgs {
     /// Mark cookies Secure (serve behind HTTPS).
     #[arg(long)]
     pub secure_cookies: bool,
+    /// SMTP server for email notifications (`mailto:` subscriptions of `cxscore webhook add`):
+    /// smtp://[USER:PASS@]HOST[:PORT], smtp+starttls://… or smtps://… (env CXSCORE_SMTP).
+    #[arg(long, value_name = "URL", env = "CXSCORE_SMTP", requires = "mail_from")]
+    pub smtp: Option<String>,
+    /// The sender of notification mails.
+    #[arg(long, value_name = "ADDRESS", env = "CXSCORE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// First webhook/email retry after this many seconds (doubling each time).
+    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    pub retry_secs: i64,
 }
 
 /// `cxscore user …`.

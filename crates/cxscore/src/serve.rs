@@ -48,11 +48,20 @@ pub fn run(args: &ServeArgs, db: &str) -> Result<(), Failure> {
             .base_url
             .clone()
             .unwrap_or_else(|| format!("http://{local}"));
+        let smtp = match &args.smtp {
+            Some(url) => Some(
+                cx_server::mail::SmtpConfig::parse(url, args.mail_from.as_deref().unwrap_or(""))
+                    .map_err(|e| Failure::bad_input(anyhow!(e)))?,
+            ),
+            None => None,
+        };
         let config = cx_server::Config {
             public_rate_per_minute: args.rate_limit,
             max_batch: args.batch as usize,
             secure_cookies: args.secure_cookies,
             base_url: base_url.clone(),
+            smtp,
+            webhook_retry_secs: args.retry_secs,
             ..cx_server::Config::default()
         };
         let no_users = store.user_count().await.map_err(store_failure)? == 0;
