@@ -431,9 +431,12 @@ async fn detractor_task_webhook_resolution_resurvey() {
 
 /// A one-connection-at-a-time SMTP sink: answers like a server and keeps
 /// each message's envelope and data.
-async fn smtp_sink() -> (u16, Arc<Mutex<Vec<(Vec<String>, String)>>>) {
+/// Each message's RCPT lines and data.
+type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
+
+async fn smtp_sink() -> (u16, Inbox) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let got: Arc<Mutex<Vec<(Vec<String>, String)>>> = Arc::default();
+    let got: Inbox = Arc::default();
     let keep = got.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
