@@ -25,6 +25,10 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/accounts", get(list_accounts))
         .route("/accounts/{code}", get(get_account))
+        .route(
+            "/accounts/{code}/assessments",
+            axum::routing::put(put_assessment),
+        )
         .route("/scorecard", get(get_scorecard).put(put_scorecard))
         .route("/loop-rules", get(get_rules).put(put_rules))
         .route("/tasks", get(list_tasks))
@@ -538,4 +542,102 @@ async fn list_deliveries(
 ) -> Result<Json<Vec<cx_store::followup::Delivery>>, ApiError> {
     caller.require(Need::Manage)?;
     Ok(Json(state.store.deliveries(id, 200).await?))
+}
+
+/// Reads a period label (default: this quarter) and ratings by dimension name,
+/// each −2…+2 (numbers or numeric text); unrated dimensions are left out.
+pub fn check_assessment(
+    period: Option<&str>,
+    ratings: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(String, [Option<i8>; 7]), ApiError> {
+    let period = match period.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => {
+            let b = p.as_bytes();
+            let ok = b.len() == 7
+                && b[..4].iter().all(u8::is_ascii_digit)
+                && &b[4..6] == b"-Q"
+                && (b'1'..=b'4').contains(&b[6]);
+            if !ok {
+                return Err(ApiError::invalid_field(
+                    "period",
+                    format!("{p:?}: use a quarter such as 2026-Q4"),
+                ));
+            }
+            p.to_string()
+        }
+        None => cx_store::accounts::quarter_label(today()),
+    };
+    let dims = cx_core::model::customer::RELATIONSHIP_DIMENSIONS;
+    let mut out = [None; 7];
+    for (name, value) in ratings {
+        let Some(i) = dims.iter().position(|d| d == name) else {
+            return Err(ApiError::invalid_field(
+                "ratings",
+                format!("unknown dimension {name:?}: use {}", dims.join(", ")),
+            ));
+        };
+        let v = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::Number(n) => n.as_i64(),
+            serde_json::Value::String(s) => s.trim().trim_start_matches('+').parse::<i64>().ok(),
+            _ => None,
+        };
+        match v {
+            Some(v @ -2..=2) => out[i] = Some(v as i8),
+            _ => {
+                return Err(ApiError::invalid_field(
+                    "ratings",
+                    format!("{name}: {value} is not a rating from -2 to +2"),
+                ));
+            }
+        }
+    }
+    if out.iter().all(Option::is_none) {
+        return Err(ApiError::invalid_field(
+            "ratings",
+            "rate at least one dimension",
+        ));
+    }
+    Ok((period, out))
+}
+
+/// A key person's assessment entered by hand.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentBody {
+    /// The contact's code.
+    pub contact: String,
+    /// The quarter (`2026-Q4`); default the current one.
+    pub period: Option<String>,
+    /// Ratings −2…+2 by dimension: satisfaction, loyalty, engagement,
+    /// information_transfer, daily_guidance, project_support, competitive_preference.
+    #[schema(value_type = Object)]
+    pub ratings: serde_json::Map<String, serde_json::Value>,
+}
+
+#[utoipa::path(put, path = "/api/v1/accounts/{code}/assessments", params(("code" = String, Path, description = "customer code")), request_body = AssessmentBody,
+    responses((status = 200, description = "the account's relationship after the change"), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn put_assessment(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(code): Path<String>,
+    body: bytes::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use cx_store::accounts::AccountStore;
+    caller.require(Need::Tasks)?;
+    let body: AssessmentBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+    let (period, ratings) = check_assessment(body.period.as_deref(), &body.ratings)?;
+    state
+        .store
+        .set_assessment(&code, &body.contact, &period, &ratings)
+        .await?;
+    let (_, scores) = all_scores(&state).await?;
+    let s = scores
+        .into_iter()
+        .find(|s| s.account.code == code)
+        .ok_or_else(|| ApiError::not_found(format!("no account {code:?}")))?;
+    Ok(Json(
+        serde_json::json!({"period": period, "relationship": s.relationship}),
+    ))
 }

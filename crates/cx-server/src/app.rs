@@ -30,6 +30,7 @@ pub fn routes() -> Router<Shared> {
         .route("/app/feedback", get(feedback_page))
         .route("/app/accounts", get(accounts_page))
         .route("/app/accounts/{code}", get(account_page))
+        .route("/app/accounts/{code}/assessment", post(assessment_post))
         .route("/app/tasks", get(tasks_page))
         .route("/app/tasks/{id}", get(task_page).post(task_post))
         .route("/app/scorecard", get(scorecard_page).post(scorecard_post))
@@ -348,10 +349,25 @@ async fn account_page(
         Ok(p) => p,
         Err(r) => return r,
     };
-    let care = match account_care(&state, &code, &p.lang).await {
+    render_account(&state, &p, &code, String::new(), StatusCode::OK).await
+}
+
+async fn render_account(
+    state: &Shared,
+    p: &PageRequest,
+    code: &str,
+    error: String,
+    status: StatusCode,
+) -> Response {
+    let mut care = match account_care(state, code, &p.lang).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
+    if let Some(c) = care.as_mut() {
+        c.error = error;
+        c.can_assess = role_allows(&p.user, crate::auth::Need::Tasks);
+    }
+    let code = code.to_string();
     match crate::pages::account(
         &state.store,
         &code,
@@ -362,7 +378,7 @@ async fn account_page(
     )
     .await
     {
-        Ok(Some(page)) => html(StatusCode::OK, page.render()),
+        Ok(Some(page)) => html(status, page.render()),
         Ok(None) => {
             crate::error::ApiError::not_found(format!("no account {code:?}")).into_response()
         }
@@ -915,4 +931,67 @@ async fn scorecard_post(
             .await
         }
     }
+}
+
+async fn assessment_post(
+    State(state): State<Shared>,
+    axum::extract::Path(code): axum::extract::Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use cx_store::accounts::AccountStore;
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let fields = match checked_form(&p, &body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    if !role_allows(&p.user, crate::auth::Need::Tasks) {
+        return crate::error::ApiError::forbidden(format!(
+            "the {} role cannot record assessments",
+            p.user.role
+        ))
+        .into_response();
+    }
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let mut ratings = serde_json::Map::new();
+    for d in cx_core::model::customer::RELATIONSHIP_DIMENSIONS {
+        if let Some(v) = get(&format!("r_{d}")) {
+            ratings.insert(d.to_string(), serde_json::Value::String(v));
+        }
+    }
+    let checked = crate::api_accounts::check_assessment(get("period").as_deref(), &ratings);
+    let outcome = match (checked, get("contact")) {
+        (Err(e), _) => Err(e.message()),
+        (_, None) => Err("choose a person".to_string()),
+        (Ok((period, values)), Some(contact)) => state
+            .store
+            .set_assessment(&code, &contact, &period, &values)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    match outcome {
+        Ok(()) => Redirect::to(&format!(
+            "/app/accounts/{}?lang={}#people",
+            urlencode(&code),
+            p.lang
+        ))
+        .into_response(),
+        Err(message) => {
+            render_account(&state, &p, &code, message, StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

@@ -52,6 +52,11 @@ impl ApiError {
         }
     }
 
+    /// What the error says.
+    pub fn message(&self) -> String {
+        self.message.clone()
+    }
+
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)

@@ -95,6 +95,8 @@ pub struct Words {
     pub(crate) unassigned: &'static str,
     pub(crate) not_assessed: &'static str,
     pub(crate) created: &'static str,
+    pub(crate) assess: &'static str,
+    pub(crate) period: &'static str,
 }
 
 const ZH: Words = Words {
@@ -151,6 +153,8 @@ const ZH: Words = Words {
     unassigned: "（未分配）",
     not_assessed: "未评估",
     created: "创建",
+    assess: "记录关系评估（−2…+2，留空为未评）",
+    period: "期间",
 };
 
 const EN: Words = Words {
@@ -207,6 +211,8 @@ const EN: Words = Words {
     unassigned: "(unassigned)",
     not_assessed: "not assessed",
     created: "Created",
+    assess: "Record an assessment (−2…+2, blank = not rated)",
+    period: "Period",
 };
 
 /// The words for `lang`.
@@ -255,8 +261,18 @@ pub struct AccountCare {
     pub(crate) flags: Vec<String>,
     pub(crate) map: Vec<(&'static str, [String; 4])>,
     pub(crate) stances: [&'static str; 4],
-    pub(crate) history: Vec<(String, String, &'static str)>,
+    pub(crate) history: Vec<(String, String, &'static str, String)>,
     pub(crate) tasks: Vec<TaskRow>,
+    /// An error of the assessment form just sent.
+    pub(crate) error: String,
+    /// Whether the reader may record assessments.
+    pub(crate) can_assess: bool,
+    /// The current quarter (the form's default period).
+    pub(crate) period: String,
+    /// The account code, URL-encoded.
+    pub(crate) code: String,
+    /// Dimension ids and labels, for the form.
+    pub(crate) dim_fields: Vec<(&'static str, &'static str)>,
 }
 
 fn health_class(score: &CustomerScore) -> &'static str {
@@ -437,10 +453,19 @@ pub fn account_care(
                         "D" => "D",
                         _ => "—",
                     },
+                    f1(h.relationship),
                 )
             })
             .collect(),
         tasks: tasks.iter().map(|t| task_row(t, zh)).collect(),
+        error: String::new(),
+        can_assess: false,
+        period: cx_store::accounts::quarter_label(crate::api_accounts::today()),
+        code: form_urlencoded::byte_serialize(s.account.code.as_bytes()).collect(),
+        dim_fields: cx_core::model::customer::RELATIONSHIP_DIMENSIONS
+            .iter()
+            .map(|d| (*d, dimension_label(d, zh)))
+            .collect(),
     }
 }
 

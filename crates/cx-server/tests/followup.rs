@@ -388,6 +388,62 @@ async fn detractor_task_webhook_resolution_resurvey() {
     // Loyalty derived from the latest NPS answer (9 → +2), satisfaction from CSAT 2 → −1.
     assert_eq!(people[0]["ratings"][1], 2);
     assert_eq!(people[0]["derived"][1], true);
+    // An assessment entered by hand: the decision maker now prefers a competitor.
+    let put = |body: Value| {
+        http.put(api("/accounts/K001/assessments"))
+            .header("Authorization", auth)
+            .json(&body)
+            .send()
+    };
+    let r = put(json!({"contact": "P001", "period": "2026-Q4", "ratings": {"competitive_preference": -2, "engagement": "+1"}}))
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 200);
+    let rel: Value = r.json().await.expect("json");
+    let flags = rel["relationship"]["flags"].as_array().expect("flags");
+    assert!(
+        flags
+            .iter()
+            .any(|f| f["kind"] == "competitor_preferred" && f["contact"] == "P001"),
+        "{flags:?}"
+    );
+    assert_eq!(rel["relationship"]["people"][0]["ratings"][6], -2);
+    assert_eq!(rel["relationship"]["people"][0]["derived"][6], false);
+    for (body, field) in [
+        (
+            json!({"contact": "P001", "ratings": {"karma": 1}}),
+            "ratings",
+        ),
+        (
+            json!({"contact": "P001", "ratings": {"loyalty": 3}}),
+            "ratings",
+        ),
+        (json!({"contact": "P001", "ratings": {}}), "ratings"),
+        (
+            json!({"contact": "P001", "period": "Q4", "ratings": {"loyalty": 1}}),
+            "period",
+        ),
+    ] {
+        let r = put(body).await.expect("put");
+        assert_eq!(r.status(), 422);
+        assert_eq!(
+            r.json::<Value>().await.expect("json")["error"]["field"],
+            field
+        );
+    }
+    let r = put(json!({"contact": "NOBODY", "ratings": {"loyalty": 1}}))
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 404);
+    let r = http
+        .put(api("/accounts/K001/assessments"))
+        .header("Authorization", "Bearer viewer-token")
+        .json(&json!({"contact": "P001", "ratings": {"loyalty": 1}}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status(), 403);
+
     let r = http
         .get(api("/accounts/NOPE"))
         .header("Authorization", auth)

@@ -195,6 +195,15 @@ pub trait AccountStore {
         day: i32,
         only: Option<&str>,
     ) -> Result<Vec<AccountFacts>, StoreError>;
+    /// Records (or replaces) a key person's assessment for a period, entered by
+    /// hand; the contact must belong to the account.
+    async fn set_assessment(
+        &self,
+        account: &str,
+        contact: &str,
+        period: &str,
+        ratings: &[Option<i8>; 7],
+    ) -> Result<(), StoreError>;
     /// Key people of every account (or of `only`), with assessments up to the
     /// period label `period` and answers up to `day`.
     async fn people(
@@ -353,6 +362,50 @@ macro_rules! impl_account_store {
                     }
                 );
                 Ok(facts)
+            }
+
+            async fn set_assessment(
+                &self,
+                account: &str,
+                contact: &str,
+                period: &str,
+                ratings: &[Option<i8>; 7],
+            ) -> Result<(), $crate::StoreError> {
+                let id: Option<i64> = sqlx::query_scalar(
+                    "SELECT c.id FROM contacts c JOIN accounts a ON a.id = c.account_id
+                     WHERE a.external_id = $1 AND c.external_id = $2",
+                )
+                .bind(account)
+                .bind(contact)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(id) = id else {
+                    return Err($crate::StoreError::NotFound(format!(
+                        "no contact {contact:?} at account {account:?}"
+                    )));
+                };
+                let r = |i: usize| ratings[i].map(i64::from);
+                sqlx::query(
+                    "INSERT INTO assessments (contact_id, period, satisfaction, loyalty, engagement,
+                       information_transfer, daily_guidance, project_support, competitive_preference)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                     ON CONFLICT (contact_id, period) DO UPDATE SET satisfaction = excluded.satisfaction,
+                       loyalty = excluded.loyalty, engagement = excluded.engagement,
+                       information_transfer = excluded.information_transfer, daily_guidance = excluded.daily_guidance,
+                       project_support = excluded.project_support, competitive_preference = excluded.competitive_preference",
+                )
+                .bind(id)
+                .bind(period)
+                .bind(r(0))
+                .bind(r(1))
+                .bind(r(2))
+                .bind(r(3))
+                .bind(r(4))
+                .bind(r(5))
+                .bind(r(6))
+                .execute(&self.pool)
+                .await?;
+                Ok(())
             }
 
             async fn people(

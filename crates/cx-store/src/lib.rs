@@ -604,6 +604,7 @@ macro_rules! delegate_trait {
 
 delegate_trait! { accounts::AccountStore;
     account_facts(day: i32, only: Option<&str>) -> Vec<accounts::AccountFacts>;
+    set_assessment(account: &str, contact: &str, period: &str, ratings: &[Option<i8>; 7]) -> ();
     people(day: i32, period: &str, only: Option<&str>) -> Vec<accounts::PersonFacts>;
 }
 

@@ -883,6 +883,28 @@ fn accounts_tasks_and_scorecard_in_a_real_browser() {
     browser.wait_for("关系图");
     browser.screenshot("account-zh-desktop.png");
 
+    // An assessment entered through the form (no JavaScript): the first person
+    // now prefers a competitor, and the account is flagged.
+    browser.go(&format!("{}/app/accounts/{code}?lang=en", server.url));
+    browser.wait_for("id=\"assessment-form\"");
+    browser.click("details summary");
+    browser.click("#assessment-form select[name=r_competitive_preference] option[value='-2']");
+    browser.click("#assessment-form button[type=submit]");
+    browser.wait_for("prefers a competitor");
+    let detail = api(&format!("/api/v1/accounts/{code}"));
+    let first = &detail["relationship"]["people"][0];
+    assert_eq!(first["ratings"][6], -2, "{first}");
+    assert!(
+        detail["relationship"]["flags"]
+            .as_array()
+            .expect("flags")
+            .iter()
+            .any(|f| f["kind"] == "competitor_preferred" && f["contact"] == first["code"])
+            || first["role"] != "decision_maker"
+                && first["influence"].as_f64().expect("influence") < 0.5,
+        "{detail}"
+    );
+
     // Tasks: the list, one task resolved through the form (no JavaScript).
     browser.go(&format!("{}/app/tasks?lang=en", server.url));
     browser.wait_for("id=\"loop-figures\"");
