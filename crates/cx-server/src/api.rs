@@ -68,12 +68,12 @@ pub fn routes() -> Router<Shared> {
 #[openapi(
     info(title = "cxscore API", version = "1", description = "Surveys, responses, invitations and metrics. Authenticate with `Authorization: Bearer TOKEN` (`cxscore token create`)."),
     paths(list_surveys, create_survey, get_survey, update_survey, delete_survey, submit_response, list_responses, create_invitations, metrics, import, analyze_text, list_feedback, list_tokens, create_token, revoke_token,
-        crate::api_accounts::list_accounts, crate::api_accounts::get_account, crate::api_accounts::put_assessment, crate::api_accounts::get_scorecard, crate::api_accounts::put_scorecard,
+        crate::api_accounts::list_accounts, crate::api_accounts::list_actions, crate::api_accounts::create_action, crate::api_accounts::patch_action, crate::api_accounts::get_account, crate::api_accounts::put_assessment, crate::api_accounts::get_scorecard, crate::api_accounts::put_scorecard,
         crate::api_accounts::get_rules, crate::api_accounts::put_rules, crate::api_accounts::list_tasks, crate::api_accounts::task_metrics,
         crate::api_accounts::get_task, crate::api_accounts::patch_task, crate::api_accounts::list_webhooks, crate::api_accounts::create_webhook,
         crate::api_accounts::delete_webhook, crate::api_accounts::list_deliveries),
     components(schemas(TextBody, TextResults, FeedbackPage, FeedbackRow, ImportResult, ErrorBody, SurveySummary, SurveyDetail, Created, SubmitBody, SubmitResult, ResponsesPage, ResponseRow, InvitationsBody, InvitationResult, TokenBody, TokenCreated, TokenRow,
-        crate::api_accounts::AccountRow, crate::api_accounts::AccountDetail, crate::api_accounts::AssessmentBody, crate::api_accounts::HistoryPoint, crate::followup::TaskUpdate,
+        crate::api_accounts::AccountRow, crate::api_accounts::ActionStatus, crate::actions::NewAction, crate::actions::ActionView, crate::actions::Effect, crate::api_accounts::AccountDetail, crate::api_accounts::AssessmentBody, crate::api_accounts::HistoryPoint, crate::followup::TaskUpdate,
         crate::api_accounts::WebhookBody, crate::api_accounts::WebhookCreated)),
     modifiers(&BearerAuth),
     security(("bearer" = []))

@@ -34,6 +34,8 @@ pub fn routes() -> Router<Shared> {
         .route("/tasks", get(list_tasks))
         .route("/tasks/metrics", get(task_metrics))
         .route("/tasks/{id}", get(get_task).patch(patch_task))
+        .route("/actions", get(list_actions).post(create_action))
+        .route("/actions/{id}", axum::routing::patch(patch_action))
         .route("/webhooks", get(list_webhooks).post(create_webhook))
         .route("/webhooks/{id}", delete(delete_webhook))
         .route("/webhooks/{id}/deliveries", get(list_deliveries))
@@ -640,4 +642,61 @@ async fn put_assessment(
     Ok(Json(
         serde_json::json!({"period": period, "relationship": s.relationship}),
     ))
+}
+
+#[utoipa::path(get, path = "/api/v1/actions", responses((status = 200, body = [crate::actions::ActionView])))]
+async fn list_actions(
+    State(state): State<Shared>,
+    caller: Caller,
+) -> Result<Json<Vec<crate::actions::ActionView>>, ApiError> {
+    caller.require(Need::Read)?;
+    Ok(Json(crate::actions::views(&state.store, today()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/actions", request_body = crate::actions::NewAction,
+    responses((status = 201, body = crate::actions::ActionView), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn create_action(
+    State(state): State<Shared>,
+    caller: Caller,
+    body: bytes::Bytes,
+) -> Result<(StatusCode, Json<crate::actions::ActionView>), ApiError> {
+    caller.require(Need::Tasks)?;
+    let body: crate::actions::NewAction = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+    let mut action = crate::actions::check(&state.store, &body, today()).await?;
+    action.id = state.store.create_action(&action).await?;
+    let effect = crate::actions::effect(&state.store, &action, today()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::actions::ActionView { action, effect }),
+    ))
+}
+
+/// A change of an action's status.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionStatus {
+    /// active or done.
+    pub status: String,
+}
+
+#[utoipa::path(patch, path = "/api/v1/actions/{id}", params(("id" = i64, Path, description = "action id")), request_body = ActionStatus,
+    responses((status = 204, description = "changed"), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn patch_action(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: bytes::Bytes,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Need::Tasks)?;
+    let body: ActionStatus = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
+    if !matches!(body.status.as_str(), "active" | "done") {
+        return Err(ApiError::invalid_field("status", "use active or done"));
+    }
+    if state.store.set_action_status(id, &body.status).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no action {id}")))
+    }
 }

@@ -32,6 +32,7 @@ pub fn routes() -> Router<Shared> {
         .route("/app/accounts/{code}", get(account_page))
         .route("/app/accounts/{code}/assessment", post(assessment_post))
         .route("/app/tasks", get(tasks_page))
+        .route("/app/actions", post(action_post))
         .route("/app/tasks/{id}", get(task_page).post(task_post))
         .route("/app/scorecard", get(scorecard_page).post(scorecard_post))
         .route("/app/surveys", get(home))
@@ -687,6 +688,10 @@ async fn tasks_page(
         Ok(f) => f,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
+    let extras = match action_extras(&state, &p.lang, String::new()).await {
+        Ok(x) => x,
+        Err(e) => return e.into_response(),
+    };
     let page = crate::pages_loop::tasks_page(
         crate::pages::texts(&p.lang),
         page_chrome(&p),
@@ -698,6 +703,7 @@ async fn tasks_page(
             overdue,
         ),
         &figures,
+        extras,
     );
     html(StatusCode::OK, page.render())
 }
@@ -994,4 +1000,96 @@ async fn assessment_post(
 
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+type ActionExtras = (
+    Vec<crate::pages_loop::ActionRow>,
+    Vec<(String, String)>,
+    String,
+);
+
+async fn action_extras(
+    state: &Shared,
+    lang: &str,
+    error: String,
+) -> Result<ActionExtras, crate::error::ApiError> {
+    let views = crate::actions::views(&state.store, crate::api_accounts::today()).await?;
+    let surveys = state
+        .store
+        .surveys()
+        .await?
+        .into_iter()
+        .map(|s| {
+            let title = s.definition.title.get(lang).to_string();
+            (s.definition.slug, title)
+        })
+        .collect();
+    Ok((crate::pages_loop::action_rows(&views), surveys, error))
+}
+
+async fn action_post(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use cx_store::followup::FollowUpStore;
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let fields = match checked_form(&p, &body) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
+    };
+    if !role_allows(&p.user, crate::auth::Need::Tasks) {
+        return crate::error::ApiError::forbidden(format!(
+            "the {} role cannot record actions",
+            p.user.role
+        ))
+        .into_response();
+    }
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let new = crate::actions::NewAction {
+        title: get("title").unwrap_or_default(),
+        survey: get("survey").unwrap_or_default(),
+        metric: get("metric").unwrap_or_default(),
+        filters: get("where").into_iter().collect(),
+        owner: get("owner"),
+        started_on: get("since"),
+    };
+    let today = crate::api_accounts::today();
+    let result = match crate::actions::check(&state.store, &new, today).await {
+        Ok(action) => state
+            .store
+            .create_action(&action)
+            .await
+            .map_err(crate::error::ApiError::from),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/app/tasks?lang={}#actions", p.lang)).into_response(),
+        Err(e) => {
+            let extras = match action_extras(&state, &p.lang, e.message()).await {
+                Ok(x) => x,
+                Err(e) => return e.into_response(),
+            };
+            let page = crate::pages_loop::tasks_page(
+                crate::pages::texts(&p.lang),
+                page_chrome(&p),
+                &p.lang,
+                &[],
+                (Some("active"), None, false),
+                &[],
+                extras,
+            );
+            html(StatusCode::UNPROCESSABLE_ENTITY, page.render())
+        }
+    }
 }

@@ -57,6 +57,11 @@ impl ApiError {
         self.message.clone()
     }
 
+    /// Its HTTP status.
+    pub fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)

@@ -10,6 +10,7 @@
 //! one fsync for many) and answers each request only after its group is
 //! committed.
 
+pub mod actions;
 pub mod api;
 pub mod api_accounts;
 pub mod app;

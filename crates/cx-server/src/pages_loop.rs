@@ -97,6 +97,16 @@ pub struct Words {
     pub(crate) created: &'static str,
     pub(crate) assess: &'static str,
     pub(crate) period: &'static str,
+    pub(crate) actions: &'static str,
+    pub(crate) actions_note: &'static str,
+    pub(crate) metric: &'static str,
+    pub(crate) filter: &'static str,
+    pub(crate) since: &'static str,
+    pub(crate) before: &'static str,
+    pub(crate) after: &'static str,
+    pub(crate) change: &'static str,
+    pub(crate) add: &'static str,
+    pub(crate) survey: &'static str,
 }
 
 const ZH: Words = Words {
@@ -155,6 +165,16 @@ const ZH: Words = Words {
     created: "创建",
     assess: "记录关系评估（−2…+2，留空为未评）",
     period: "期间",
+    actions: "改进措施",
+    actions_note: "每项措施对比开始后与开始前同样长的时间段（显著性检验同指标页）。",
+    metric: "指标",
+    filter: "筛选",
+    since: "开始",
+    before: "之前",
+    after: "之后",
+    change: "变化",
+    add: "添加",
+    survey: "问卷",
 };
 
 const EN: Words = Words {
@@ -213,6 +233,16 @@ const EN: Words = Words {
     created: "Created",
     assess: "Record an assessment (−2…+2, blank = not rated)",
     period: "Period",
+    actions: "Improvement actions",
+    actions_note: "Each action's metric since it started, against the equally long window before (the same tests as the metrics).",
+    metric: "Metric",
+    filter: "Filter",
+    since: "Since",
+    before: "Before",
+    after: "After",
+    change: "Change",
+    add: "Add",
+    survey: "Survey",
 };
 
 /// The words for `lang`.
@@ -550,6 +580,60 @@ pub struct TasksPage {
     pub(crate) owner: String,
     pub(crate) overdue: bool,
     pub(crate) figures: Vec<(String, u64, u64, u64, String, String, String)>,
+    /// Improvement actions with the change of their metric.
+    pub(crate) actions: Vec<ActionRow>,
+    /// Surveys for the new-action form: (slug, title).
+    pub(crate) surveys: Vec<(String, String)>,
+    /// An error of the new-action form just sent.
+    pub(crate) action_error: String,
+}
+
+/// An improvement action in the list.
+pub struct ActionRow {
+    pub(crate) id: i64,
+    pub(crate) title: String,
+    pub(crate) metric: String,
+    pub(crate) owner: String,
+    pub(crate) since: String,
+    pub(crate) before: String,
+    pub(crate) after: String,
+    pub(crate) change: String,
+    pub(crate) p: String,
+    pub(crate) class: &'static str,
+    pub(crate) status: String,
+}
+
+/// Rows of the actions table.
+pub fn action_rows(views: &[crate::actions::ActionView]) -> Vec<ActionRow> {
+    views
+        .iter()
+        .map(|v| {
+            let a = &v.action;
+            let e = v.effect.as_ref();
+            ActionRow {
+                id: a.id,
+                title: a.title.clone(),
+                metric: format!("{} {}", a.metric, a.filters.join(" "))
+                    .trim()
+                    .to_string(),
+                owner: a.owner.clone().unwrap_or_default(),
+                since: a.started_on.clone(),
+                before: f1(e.and_then(|e| e.before)),
+                after: f1(e.and_then(|e| e.since)),
+                change: e
+                    .and_then(|e| e.change)
+                    .map_or_else(|| "—".into(), |c| format!("{c:+.1}")),
+                p: e.and_then(|e| e.p_value)
+                    .map_or_else(|| "—".into(), |p| format!("{p:.3}")),
+                class: match (e.and_then(|e| e.significant), e.and_then(|e| e.change)) {
+                    (Some(true), Some(c)) if c > 0.0 => "sig up",
+                    (Some(true), Some(_)) => "sig down",
+                    _ => "",
+                },
+                status: a.status.clone(),
+            }
+        })
+        .collect()
 }
 
 /// Builds `/app/tasks`.
@@ -560,6 +644,7 @@ pub fn tasks_page(
     tasks: &[StoredTask],
     (status, owner, overdue): (Option<&str>, Option<&str>, bool),
     figures: &[TeamLoopFigures],
+    (actions, surveys, action_error): (Vec<ActionRow>, Vec<(String, String)>, String),
 ) -> TasksPage {
     let zh = lang.starts_with("zh");
     let w = words(lang);
@@ -600,6 +685,9 @@ pub fn tasks_page(
                 )
             })
             .collect(),
+        actions,
+        surveys,
+        action_error,
     }
 }
 

@@ -235,6 +235,29 @@ pub struct LoopResponse {
     pub answers: Vec<LoopAnswer>,
 }
 
+/// An improvement action: what a team does to move a metric, from when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    /// Id (0 before it is stored).
+    pub id: i64,
+    /// What is done.
+    pub title: String,
+    /// The survey (slug) whose metric it targets.
+    pub survey: String,
+    /// `nps`, `csat`, `ces` or `dim:NAME`.
+    pub metric: String,
+    /// `COL=VALUE` filters (region=华东).
+    pub filters: Vec<String>,
+    /// Who.
+    pub owner: Option<String>,
+    /// Since when (YYYY-MM-DD).
+    pub started_on: String,
+    /// active or done.
+    pub status: String,
+    /// Recorded.
+    pub created_at: String,
+}
+
 /// Tasks, webhooks and settings.
 #[allow(async_fn_in_trait)]
 pub trait FollowUpStore {
@@ -293,6 +316,12 @@ pub trait FollowUpStore {
     async fn record_attempt(&self, id: i64, a: &Attempt, now: i64) -> Result<(), StoreError>;
     /// A webhook's deliveries, newest first.
     async fn deliveries(&self, webhook: i64, limit: i64) -> Result<Vec<Delivery>, StoreError>;
+    /// Records an improvement action.
+    async fn create_action(&self, action: &Action) -> Result<i64, StoreError>;
+    /// All improvement actions, newest first.
+    async fn actions(&self) -> Result<Vec<Action>, StoreError>;
+    /// Sets an action's status; false when there is none.
+    async fn set_action_status(&self, id: i64, status: &str) -> Result<bool, StoreError>;
 }
 
 const TASK_COLUMNS: &str = "t.id, a.external_id, a.name, a.tier, t.response_id, c.external_id, t.title, t.reasons,
@@ -819,6 +848,61 @@ macro_rules! impl_followup_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn create_action(
+                &self,
+                a: &$crate::followup::Action,
+            ) -> Result<i64, $crate::StoreError> {
+                Ok(sqlx::query_scalar(
+                    "INSERT INTO actions (title, survey, metric, filters, owner, started_on, status, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                )
+                .bind(&a.title)
+                .bind(&a.survey)
+                .bind(&a.metric)
+                .bind(serde_json::to_string(&a.filters).unwrap_or_else(|_| "[]".into()))
+                .bind(&a.owner)
+                .bind(&a.started_on)
+                .bind(&a.status)
+                .bind($crate::now_rfc3339())
+                .fetch_one(&self.pool)
+                .await?)
+            }
+
+            async fn actions(&self) -> Result<Vec<$crate::followup::Action>, $crate::StoreError> {
+                use sqlx::Row;
+                sqlx::query(
+                    "SELECT id, title, survey, metric, filters, owner, started_on, status, created_at
+                     FROM actions ORDER BY id DESC",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    let filters: String = r.try_get(4)?;
+                    Ok($crate::followup::Action {
+                        id: r.try_get(0)?,
+                        title: r.try_get(1)?,
+                        survey: r.try_get(2)?,
+                        metric: r.try_get(3)?,
+                        filters: serde_json::from_str(&filters).unwrap_or_default(),
+                        owner: r.try_get(5)?,
+                        started_on: r.try_get(6)?,
+                        status: r.try_get(7)?,
+                        created_at: r.try_get(8)?,
+                    })
+                })
+                .collect()
+            }
+
+            async fn set_action_status(&self, id: i64, status: &str) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query("UPDATE actions SET status = $1 WHERE id = $2")
+                    .bind(status)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn deliveries(

@@ -21,6 +21,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_close_the_loop.sql"),
     ),
+    (7, include_str!("../migrations/sqlite/0007_actions.sql")),
 ];
 
 /// `(version, sql)` for PostgreSQL.
@@ -43,6 +44,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/postgres/0006_close_the_loop.sql"),
     ),
+    (7, include_str!("../migrations/postgres/0007_actions.sql")),
 ];
 
 /// Applies the migrations in `$list` that `$pool` has not seen.

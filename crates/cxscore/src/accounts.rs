@@ -13,7 +13,7 @@ use cx_store::accounts::{AccountScore, score_accounts};
 use cx_store::followup::{FollowUpStore, StoredTask, TaskQuery};
 use unicode_width::UnicodeWidthStr;
 
-use crate::cli::{AccountsCommand, OutputFormat, TasksCommand, WebhookCommand};
+use crate::cli::{AccountsCommand, ActionsCommand, OutputFormat, TasksCommand, WebhookCommand};
 use crate::{Failure, store_failure};
 
 fn today() -> i32 {
@@ -658,6 +658,105 @@ pub fn run_webhook(cmd: &WebhookCommand, db: &str, format: OutputFormat) -> Resu
                     &rows,
                     || serde_json::to_value(&log).unwrap_or_default(),
                 )
+            }
+        }
+    })
+}
+
+fn api_failure(e: cx_server::error::ApiError) -> Failure {
+    let text = e.message();
+    let status = e.status_code();
+    if status.is_client_error() {
+        Failure::bad_input(anyhow!(text))
+    } else {
+        Failure::runtime(anyhow!(text))
+    }
+}
+
+/// Runs `cxscore actions …`.
+pub fn run_actions(cmd: &ActionsCommand, db: &str, format: OutputFormat) -> Result<(), Failure> {
+    crate::block_on(async {
+        let store = cx_store::open(db).await.map_err(store_failure)?;
+        match cmd {
+            ActionsCommand::Add {
+                title,
+                survey,
+                metric,
+                filters,
+                owner,
+                since,
+            } => {
+                let new = cx_server::actions::NewAction {
+                    title: title.clone(),
+                    survey: survey.clone(),
+                    metric: metric.clone(),
+                    filters: filters.clone(),
+                    owner: owner.clone(),
+                    started_on: since.clone(),
+                };
+                let mut action = cx_server::actions::check(&store, &new, today())
+                    .await
+                    .map_err(api_failure)?;
+                action.id = store.create_action(&action).await.map_err(store_failure)?;
+                match format {
+                    OutputFormat::Json => {
+                        println!("{}", serde_json::to_string(&action).unwrap_or_default())
+                    }
+                    _ => println!(
+                        "action {}: {} ({} of {}, since {})",
+                        action.id, action.title, action.metric, action.survey, action.started_on
+                    ),
+                }
+                Ok(())
+            }
+            ActionsCommand::List => {
+                let views = cx_server::actions::views(&store, today())
+                    .await
+                    .map_err(api_failure)?;
+                let rows: Vec<Vec<String>> = views
+                    .iter()
+                    .map(|v| {
+                        let a = &v.action;
+                        let e = v.effect.as_ref();
+                        vec![
+                            a.id.to_string(),
+                            a.status.clone(),
+                            a.title.clone(),
+                            format!("{} {}", a.metric, a.filters.join(" "))
+                                .trim()
+                                .to_string(),
+                            a.started_on.clone(),
+                            f1(e.and_then(|e| e.before)),
+                            f1(e.and_then(|e| e.since)),
+                            e.and_then(|e| e.change)
+                                .map_or("—".into(), |c| format!("{c:+.1}")),
+                            e.and_then(|e| e.p_value)
+                                .map_or("—".into(), |p| format!("{p:.3}")),
+                            e.map_or(0, |e| e.n).to_string(),
+                        ]
+                    })
+                    .collect();
+                emit(
+                    format,
+                    &[
+                        "id", "status", "action", "metric", "since", "before", "after", "change",
+                        "p", "n",
+                    ],
+                    &rows,
+                    || serde_json::to_value(&views).unwrap_or_default(),
+                )
+            }
+            ActionsCommand::Done { id } => {
+                if store
+                    .set_action_status(*id, "done")
+                    .await
+                    .map_err(store_failure)?
+                {
+                    println!("action {id} done");
+                    Ok(())
+                } else {
+                    Err(Failure::bad_input(anyhow!("no action {id}")))
+                }
             }
         }
     })

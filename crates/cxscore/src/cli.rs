@@ -74,6 +74,42 @@ pub enum Command {
     /// Outgoing webhooks (signed with HMAC-SHA256; delivered by `cxscore serve`).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Improvement actions and the change of the metric they target since they started.
+    #[command(subcommand)]
+    Actions(ActionsCommand),
+}
+
+/// `cxscore actions …`.
+#[derive(Debug, Subcommand)]
+pub enum ActionsCommand {
+    /// Record an action aimed at a survey metric.
+    Add {
+        /// What is done.
+        #[arg(long)]
+        title: String,
+        /// The survey (id or slug).
+        #[arg(long)]
+        survey: String,
+        /// nps, csat, ces or dim:NAME.
+        #[arg(long)]
+        metric: String,
+        /// Only responses with COL=VALUE (repeatable), e.g. region=华东.
+        #[arg(long = "where", value_name = "COL=VALUE")]
+        filters: Vec<String>,
+        /// Who.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Since when (default: today).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+    },
+    /// Every action with its metric now against the equally long window before it started.
+    List,
+    /// Mark an action done.
+    Done {
+        /// Action id.
+        id: i64,
+    },
 }
 
 /// `cxscore accounts …`.

@@ -102,6 +102,7 @@ fn main() -> ExitCode {
         Command::Accounts(cmd) => accounts::run_accounts(cmd, &cli.db, cli.format),
         Command::Tasks(cmd) => accounts::run_tasks(cmd, &cli.db, cli.format),
         Command::Webhook(cmd) => accounts::run_webhook(cmd, &cli.db, cli.format),
+        Command::Actions(cmd) => accounts::run_actions(cmd, &cli.db, cli.format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -259,6 +259,89 @@ fn scores_scorecards_tasks_and_webhooks_from_the_command_line() {
         "{shown}"
     );
 
+    // Improvement actions: the metric since the start against the window before.
+    let action = json(
+        &db,
+        &[
+            "actions",
+            "add",
+            "--title",
+            "华东加派配送车辆",
+            "--survey",
+            "relationship-2026",
+            "--metric",
+            "dim:delivery_speed",
+            "--where",
+            "region=华东",
+            "--since",
+            "2026-09-01",
+        ],
+    );
+    assert_eq!(action["started_on"], "2026-09-01");
+    refused(
+        &db,
+        &[
+            "actions",
+            "add",
+            "--title",
+            "x",
+            "--survey",
+            "relationship-2026",
+            "--metric",
+            "dim:karma",
+        ],
+        "dim:delivery_speed",
+    );
+    refused(
+        &db,
+        &[
+            "actions", "add", "--title", "x", "--survey", "nope", "--metric", "nps",
+        ],
+        "nope",
+    );
+    let listed = json(&db, &["actions", "list"]);
+    let effect = &listed[0]["effect"];
+    assert!(effect["n"].as_u64().expect("n") > 0, "{listed}");
+    let (before, after) = (
+        effect["before"].as_f64().expect("before"),
+        effect["since"].as_f64().expect("since"),
+    );
+    assert!((effect["change"].as_f64().expect("change") - (after - before)).abs() < 1e-9);
+    // The same figure as `metrics --from … --to … --compare previous` on that slice.
+    let today = listed[0]["effect"]["windows"][1]
+        .as_str()
+        .expect("window")
+        .rsplit(' ')
+        .next()
+        .expect("today")
+        .to_string();
+    let m = json(
+        &db,
+        &[
+            "metrics",
+            "--survey",
+            "relationship-2026",
+            "--dim",
+            "delivery_speed=delivery_speed",
+            "--where",
+            "region=华东",
+            "--from",
+            "2026-09-01",
+            "--to",
+            &today,
+            "--compare",
+            "previous",
+        ],
+    );
+    assert_eq!(
+        m["groups"][0]["dims"]["delivery_speed"]["mean"].as_f64(),
+        Some(after)
+    );
+    let id = action["id"].to_string();
+    ok(&db, &["actions", "done", &id]);
+    assert_eq!(json(&db, &["actions", "list"])[0]["status"], "done");
+    refused(&db, &["actions", "done", "999"], "no action");
+
     // Webhooks and mail subscriptions.
     refused(&db, &["webhook", "add", "ftp://example.com"], "http");
     refused(

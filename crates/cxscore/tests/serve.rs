@@ -908,6 +908,23 @@ fn accounts_tasks_and_scorecard_in_a_real_browser() {
     // Tasks: the list, one task resolved through the form (no JavaScript).
     browser.go(&format!("{}/app/tasks?lang=en", server.url));
     browser.wait_for("id=\"loop-figures\"");
+    // An improvement action through the form, with its metric before and after.
+    browser.type_text("#action-form input[name=title]", "Callback within 24 h");
+    browser.click("#action-form select[name=survey] option[value=relationship-2026]");
+    browser.type_text("#action-form input[name=metric]", "nps");
+    browser.type_text("#action-form input[name=since]", "2026-09-01");
+    browser.click("#action-form button[type=submit]");
+    let page = browser.wait_for("data-action=");
+    assert!(page.contains("Callback within 24 h"));
+    let actions = api("/api/v1/actions");
+    let before = format!(
+        "{:.1}",
+        actions[0]["effect"]["before"].as_f64().expect("before")
+    );
+    assert!(
+        page.contains(&format!(">{before}<")),
+        "before {before} on the page"
+    );
     browser.screenshot("tasks-en-desktop.png");
     let open = api("/api/v1/tasks?status=open");
     let id = open[0]["id"].as_i64().expect("an open demo task");
