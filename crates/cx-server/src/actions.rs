@@ -63,6 +63,9 @@ pub struct ActionView {
     pub action: Action,
     /// The metric's change since it started (none when it starts today or later).
     pub effect: Option<Effect>,
+    /// Why there is no effect, when it could not be computed (e.g. the survey was deleted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// Checks an action against its survey; returns it ready to store.
@@ -199,8 +202,16 @@ pub async fn views(store: &AnyStore, today: i32) -> Result<Vec<ActionView>, ApiE
     use cx_store::followup::FollowUpStore;
     let mut out = Vec::new();
     for action in store.actions().await? {
-        let effect = effect(store, &action, today).await?;
-        out.push(ActionView { action, effect });
+        // One action whose survey is gone must not hide the others.
+        let (effect, problem) = match effect(store, &action, today).await {
+            Ok(e) => (e, None),
+            Err(e) => (None, Some(e.message())),
+        };
+        out.push(ActionView {
+            action,
+            effect,
+            problem,
+        });
     }
     Ok(out)
 }

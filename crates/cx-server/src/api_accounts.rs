@@ -104,6 +104,7 @@ async fn list_accounts(
     Query(p): Query<AccountParams>,
 ) -> Result<Json<Vec<AccountRow>>, ApiError> {
     caller.require(Need::Read)?;
+    caller.require_all_surveys()?;
     let (_, scores) = all_scores(&state).await?;
     let q =
         p.q.as_deref()
@@ -225,6 +226,7 @@ async fn get_account(
     Path(code): Path<String>,
 ) -> Result<Json<AccountDetail>, ApiError> {
     caller.require(Need::Read)?;
+    caller.require_all_surveys()?;
     let (card, scores) = all_scores(&state).await?;
     let score = scores
         .into_iter()
@@ -325,7 +327,7 @@ struct TaskParams {
 /// Reads the `status` filter: a status, `active` (everything not resolved) or nothing.
 pub(crate) fn status_filter(text: Option<&str>) -> Result<Option<String>, ApiError> {
     match text.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
+        None | Some("all") => Ok(None),
         Some("active") => Ok(Some("active".into())),
         Some(s) => TaskStatus::parse(s)
             .map(|s| Some(s.as_str().to_string()))
@@ -338,7 +340,7 @@ pub(crate) fn status_filter(text: Option<&str>) -> Result<Option<String>, ApiErr
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/tasks", params(("status" = Option<String>, Query, description = "open, in_progress, waiting, resolved, or active (not resolved)"),
+#[utoipa::path(get, path = "/api/v1/tasks", params(("status" = Option<String>, Query, description = "open, in_progress, waiting, resolved, active (not resolved) or all (the default)"),
     ("owner" = Option<String>, Query, description = "owner"), ("account" = Option<String>, Query, description = "customer code"),
     ("overdue" = Option<bool>, Query, description = "only overdue tasks"), ("limit" = Option<i64>, Query, description = "at most, newest first (default 100)")),
     responses((status = 200, description = "tasks, newest first"), (status = 422, body = crate::error::ErrorBody)))]
@@ -355,7 +357,60 @@ async fn list_tasks(
         overdue: p.overdue.unwrap_or(false),
         limit: p.limit.unwrap_or(100).clamp(1, 10_000),
     };
-    Ok(Json(state.store.tasks(&q, crate::unix_now()).await?))
+    let tasks = state.store.tasks(&q, crate::unix_now()).await?;
+    Ok(Json(visible_tasks(&state, &caller, tasks).await?))
+}
+
+/// The tasks a survey-scoped token may see: those from its surveys' responses.
+async fn visible_tasks(
+    state: &Shared,
+    caller: &Caller,
+    tasks: Vec<cx_store::followup::StoredTask>,
+) -> Result<Vec<cx_store::followup::StoredTask>, ApiError> {
+    use cx_store::Store;
+    if caller.require_all_surveys().is_ok() {
+        return Ok(tasks);
+    }
+    let mut seen: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let Some(slug) = t.survey.clone() else {
+            continue;
+        };
+        let ok = match seen.get(&slug) {
+            Some(ok) => *ok,
+            None => {
+                let ok = match state.store.survey(&slug).await {
+                    Ok(s) => caller.sees(s.id.0, &slug),
+                    Err(_) => false,
+                };
+                seen.insert(slug, ok);
+                ok
+            }
+        };
+        if ok {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+/// Refuses a task a survey-scoped token may not see (as if it did not exist).
+async fn check_task_visible(state: &Shared, caller: &Caller, id: i64) -> Result<(), ApiError> {
+    if caller.require_all_surveys().is_ok() {
+        return Ok(());
+    }
+    let task = state
+        .store
+        .task(id, crate::unix_now())
+        .await?
+        .map(|t| t.0)
+        .into_iter()
+        .collect();
+    if visible_tasks(state, caller, task).await?.is_empty() {
+        return Err(ApiError::not_found(format!("no task {id}")));
+    }
+    Ok(())
 }
 
 #[utoipa::path(get, path = "/api/v1/tasks/metrics", responses((status = 200, description = "response and resolution times by team")))]
@@ -364,6 +419,7 @@ async fn task_metrics(
     caller: Caller,
 ) -> Result<Json<Vec<TeamLoopFigures>>, ApiError> {
     caller.require(Need::Read)?;
+    caller.require_all_surveys()?;
     Ok(Json(followup::loop_figures(&state.store).await?))
 }
 
@@ -375,6 +431,7 @@ async fn get_task(
     Path(id): Path<i64>,
 ) -> Result<Json<TaskView>, ApiError> {
     caller.require(Need::Read)?;
+    check_task_visible(&state, &caller, id).await?;
     followup::task_view(&state.store, id)
         .await?
         .map(Json)
@@ -399,6 +456,7 @@ async fn patch_task(
     body: bytes::Bytes,
 ) -> Result<Json<TaskView>, ApiError> {
     caller.require(Need::Tasks)?;
+    check_task_visible(&state, &caller, id).await?;
     let update: TaskUpdate = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
     let view = followup::update_task(
@@ -565,6 +623,13 @@ pub fn check_assessment(
                     format!("{p:?}: use a quarter such as 2026-Q4"),
                 ));
             }
+            let current = cx_store::accounts::quarter_label(today());
+            if p > current.as_str() {
+                return Err(ApiError::invalid_field(
+                    "period",
+                    format!("{p} has not begun (this quarter is {current})"),
+                ));
+            }
             p.to_string()
         }
         None => cx_store::accounts::quarter_label(today()),
@@ -627,6 +692,7 @@ async fn put_assessment(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     use cx_store::accounts::AccountStore;
     caller.require(Need::Tasks)?;
+    caller.require_all_surveys()?;
     let body: AssessmentBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
     let (period, ratings) = check_assessment(body.period.as_deref(), &body.ratings)?;
@@ -650,6 +716,7 @@ async fn list_actions(
     caller: Caller,
 ) -> Result<Json<Vec<crate::actions::ActionView>>, ApiError> {
     caller.require(Need::Read)?;
+    caller.require_all_surveys()?;
     Ok(Json(crate::actions::views(&state.store, today()).await?))
 }
 
@@ -661,6 +728,7 @@ async fn create_action(
     body: bytes::Bytes,
 ) -> Result<(StatusCode, Json<crate::actions::ActionView>), ApiError> {
     caller.require(Need::Tasks)?;
+    caller.require_all_surveys()?;
     let body: crate::actions::NewAction = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
     let mut action = crate::actions::check(&state.store, &body, today()).await?;
@@ -668,7 +736,11 @@ async fn create_action(
     let effect = crate::actions::effect(&state.store, &action, today()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(crate::actions::ActionView { action, effect }),
+        Json(crate::actions::ActionView {
+            action,
+            effect,
+            problem: None,
+        }),
     ))
 }
 
@@ -689,6 +761,7 @@ async fn patch_action(
     body: bytes::Bytes,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Need::Tasks)?;
+    caller.require_all_surveys()?;
     let body: ActionStatus = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("request body: {e}")))?;
     if !matches!(body.status.as_str(), "active" | "done") {

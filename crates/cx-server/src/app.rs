@@ -649,11 +649,22 @@ async fn tasks_page(
     uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
-    use cx_store::followup::{FollowUpStore, TaskQuery};
     let p = match page_request(&state, &uri, &headers).await {
         Ok(p) => p,
         Err(r) => return r,
     };
+    render_tasks(&state, &p, &uri, String::new(), StatusCode::OK).await
+}
+
+/// `/app/tasks` for the request's filters, with an error of the action form.
+async fn render_tasks(
+    state: &Shared,
+    p: &PageRequest,
+    uri: &axum::http::Uri,
+    action_error: String,
+    code: StatusCode,
+) -> Response {
+    use cx_store::followup::{FollowUpStore, TaskQuery};
     let status = match query_value(&p.query, "status").as_deref() {
         None => Some("active".to_string()),
         Some("all") => None,
@@ -688,13 +699,13 @@ async fn tasks_page(
         Ok(f) => f,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
-    let extras = match action_extras(&state, &p.lang, String::new()).await {
+    let extras = match action_extras(state, &p.lang, action_error).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
     };
-    let page = crate::pages_loop::tasks_page(
+    let mut page = crate::pages_loop::tasks_page(
         crate::pages::texts(&p.lang),
-        page_chrome(&p),
+        page_chrome(p),
         &p.lang,
         &tasks,
         (
@@ -705,14 +716,15 @@ async fn tasks_page(
         &figures,
         extras,
     );
-    html(StatusCode::OK, page.render())
+    page.can_edit = role_allows(&p.user, crate::auth::Need::Tasks);
+    html(code, page.render())
 }
 
 async fn render_task(
     state: &Shared,
     p: &PageRequest,
     id: i64,
-    error: String,
+    form: crate::pages_loop::TaskForm,
     link: Option<String>,
     status: StatusCode,
 ) -> Response {
@@ -725,7 +737,7 @@ async fn render_task(
                 &p.lang,
                 &view,
                 role_allows(&p.user, crate::auth::Need::Tasks),
-                error,
+                form,
             );
             html(status, page.render())
         }
@@ -744,7 +756,7 @@ async fn task_page(
         Ok(p) => p,
         Err(r) => return r,
     };
-    render_task(&state, &p, id, String::new(), None, StatusCode::OK).await
+    render_task(&state, &p, id, Default::default(), None, StatusCode::OK).await
 }
 
 /// The fields of a signed-in form whose CSRF token matches the session's, or the refusal.
@@ -814,26 +826,19 @@ async fn task_post(
     {
         Ok(view) => {
             state.wake.wake();
-            render_task(
-                &state,
-                &p,
-                id,
-                String::new(),
-                view.resurvey_link,
-                StatusCode::OK,
-            )
-            .await
+            let form = crate::pages_loop::TaskForm {
+                notice: view.notice,
+                ..Default::default()
+            };
+            render_task(&state, &p, id, form, view.resurvey_link, StatusCode::OK).await
         }
         Err(crate::followup::UpdateError::Invalid(_, message)) => {
-            render_task(
-                &state,
-                &p,
-                id,
-                message,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            let form = crate::pages_loop::TaskForm {
+                error: message,
+                draft: Some(update),
+                notice: None,
+            };
+            render_task(&state, &p, id, form, None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(crate::followup::UpdateError::Store(e)) => {
             crate::error::ApiError::from(e).into_response()
@@ -999,7 +1004,7 @@ async fn assessment_post(
 }
 
 fn urlencode(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    crate::pages_loop::path_segment(text)
 }
 
 type ActionExtras = (
@@ -1076,20 +1081,14 @@ async fn action_post(
     match result {
         Ok(_) => Redirect::to(&format!("/app/tasks?lang={}#actions", p.lang)).into_response(),
         Err(e) => {
-            let extras = match action_extras(&state, &p.lang, e.message()).await {
-                Ok(x) => x,
-                Err(e) => return e.into_response(),
-            };
-            let page = crate::pages_loop::tasks_page(
-                crate::pages::texts(&p.lang),
-                page_chrome(&p),
-                &p.lang,
-                &[],
-                (Some("active"), None, false),
-                &[],
-                extras,
-            );
-            html(StatusCode::UNPROCESSABLE_ENTITY, page.render())
+            render_tasks(
+                &state,
+                &p,
+                &uri,
+                e.message(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
     }
 }

@@ -233,6 +233,17 @@ impl Caller {
         }
     }
 
+    /// Refuses a survey-scoped token for figures that mix every survey's
+    /// answers (account scores, team times, actions).
+    pub fn require_all_surveys(&self) -> Result<(), ApiError> {
+        match &self.scope {
+            Some(s) if !s.surveys.is_empty() => Err(ApiError::forbidden(
+                "a survey-scoped token cannot read figures that combine every survey",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether every survey is visible (no survey-scoped token).
     pub fn sees(&self, id: i64, slug: &str) -> bool {
         self.require_survey(id, slug).is_ok()

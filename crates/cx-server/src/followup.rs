@@ -57,7 +57,7 @@ impl Default for LoopConfig {
         LoopConfig {
             max_age_days: 14,
             retry_base_secs: 30,
-            max_attempts: 8,
+            max_attempts: 12,
             base_url: "http://127.0.0.1:8080".into(),
             smtp: None,
         }
@@ -117,21 +117,40 @@ impl Wake {
 pub fn start(store: AnyStore, config: LoopConfig) -> Wake {
     let wake = Wake::default();
     let notify = wake.0.clone();
+    let deliver = Wake::default();
+    let deliver_notify = deliver.0.clone();
+    {
+        let (store, config) = (store.clone(), config.clone());
+        tokio::spawn(async move {
+            let mut surveys = SurveyCache::default();
+            let mut last_sweep = 0;
+            loop {
+                tokio::select! {
+                    () = notify.notified() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                tick(&store, &config, &mut surveys, &mut last_sweep).await;
+                deliver.wake();
+            }
+        });
+    }
+    // Deliveries run on their own, so a slow or dead receiver never holds up
+    // new tasks and escalations.
     tokio::spawn(async move {
+        // No redirects: a webhook posts to the address it was given, nowhere else.
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("cxscore/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        let mut surveys = SurveyCache::default();
-        let mut last_sweep = 0;
         loop {
             tokio::select! {
-                () = notify.notified() => {}
+                () = deliver_notify.notified() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
-            if let Err(e) = tick(&store, &config, &client, &mut surveys, &mut last_sweep).await {
-                eprintln!("cxscore: follow-up loop: {e}");
+            if let Err(e) = deliver_due(&store, &config, &client, unix_now()).await {
+                eprintln!("cxscore: webhook and mail delivery: {e}");
                 tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }
@@ -139,22 +158,24 @@ pub fn start(store: AnyStore, config: LoopConfig) -> Wake {
     wake
 }
 
-/// Survey definitions by id, read once.
+/// Survey definitions by id, kept for 10 seconds (a changed survey is seen soon).
 #[derive(Debug, Default)]
-pub struct SurveyCache(HashMap<i64, Arc<SurveyDefinition>>);
+pub struct SurveyCache(HashMap<i64, (std::time::Instant, Arc<SurveyDefinition>)>);
 
 impl SurveyCache {
-    /// A survey's definition, read once.
+    /// A survey's definition.
     pub async fn get(
         &mut self,
         store: &AnyStore,
         id: i64,
     ) -> Result<Arc<SurveyDefinition>, StoreError> {
-        if let Some(d) = self.0.get(&id) {
+        if let Some((at, d)) = self.0.get(&id)
+            && at.elapsed() < Duration::from_secs(10)
+        {
             return Ok(d.clone());
         }
         let d = Arc::new(store.survey(&id.to_string()).await?.definition);
-        self.0.insert(id, d.clone());
+        self.0.insert(id, (std::time::Instant::now(), d.clone()));
         Ok(d)
     }
 }
@@ -167,28 +188,42 @@ pub async fn current_rules(store: &AnyStore) -> Result<LoopRules, StoreError> {
     })
 }
 
-/// One round: new responses, overdue tasks, the hourly score sweep, due deliveries.
+/// One round: new responses, overdue tasks, the hourly score sweep. Each step
+/// fails on its own: an error is logged and the next step still runs.
 pub async fn tick(
     store: &AnyStore,
     config: &LoopConfig,
-    client: &reqwest::Client,
     surveys: &mut SurveyCache,
     last_sweep: &mut i64,
-) -> Result<(), StoreError> {
+) {
     let now = unix_now();
-    let rules = current_rules(store).await?;
-    while process_responses(store, config, &rules, surveys, now).await? == BATCH {}
+    let rules = match current_rules(store).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cxscore: follow-up loop: reading the rules: {e}");
+            return;
+        }
+    };
+    loop {
+        match process_responses(store, config, &rules, surveys, now).await {
+            Ok(BATCH) => continue,
+            Ok(_) => break,
+            Err(e) => {
+                eprintln!("cxscore: follow-up loop: new responses: {e}");
+                break;
+            }
+        }
+    }
+    if let Err(e) = store.escalate_overdue(now, &config.base_url).await {
+        eprintln!("cxscore: follow-up loop: escalating overdue tasks: {e}");
+    }
     if now - *last_sweep >= 3600 {
-        score_sweep(store, config, &rules, now).await?;
+        // Retried in an hour either way: a failing sweep must not spin.
         *last_sweep = now;
+        if let Err(e) = score_sweep(store, config, &rules, now).await {
+            eprintln!("cxscore: follow-up loop: score sweep: {e}");
+        }
     }
-    for task in store.escalate_overdue(now).await? {
-        let body = task_event("task.overdue", &task, config);
-        store
-            .enqueue("task.overdue", &body.to_string(), now)
-            .await?;
-    }
-    deliver_due(store, config, client, now).await
 }
 
 const BATCH: usize = 500;
@@ -303,15 +338,18 @@ pub async fn score_sweep(
         }
         grades.insert(s.account.code.clone(), Value::from(grade));
     }
+    // The grades are remembered in the same transaction as the events they cause.
     let opened = store
-        .open_tasks(&tasks, &events, None)
+        .open_tasks(
+            &tasks,
+            &events,
+            None,
+            &[(GRADES_KEY.to_string(), Value::Object(grades).to_string())],
+        )
         .await?
         .iter()
         .filter(|id| id.is_some())
         .count();
-    store
-        .set_setting(GRADES_KEY, &Value::Object(grades).to_string())
-        .await?;
     Ok(Sweep {
         opened,
         changed: events.len(),
@@ -357,8 +395,15 @@ pub async fn process_responses(
             tasks.push(new_task(r, &def, &plan, config, now));
         }
     }
-    store.open_tasks(&tasks, &events, Some(last)).await?;
-    Ok(fresh.len())
+    match store
+        .open_tasks(&tasks, &events, Some((cursor, last)), &[])
+        .await
+    {
+        Ok(_) => Ok(fresh.len()),
+        // Another process (a second server, `tasks scan`) took these responses.
+        Err(StoreError::Conflict(_)) => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
 /// What the rules see in a response.
@@ -609,6 +654,9 @@ pub struct TaskView {
     /// The re-survey link, shown once when the task is resolved with a re-survey.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resurvey_link: Option<String>,
+    /// Something the user should know about the change just made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
 }
 
 async fn nps_of(
@@ -652,6 +700,7 @@ pub async fn task_view(store: &AnyStore, id: i64) -> Result<Option<TaskView>, St
         nps_before,
         nps_after,
         resurvey_link: None,
+        notice: None,
     }))
 }
 
@@ -734,10 +783,13 @@ pub async fn update_task(
     let Some((before, history)) = store.task(id, unix_now()).await? else {
         return Err(StoreError::NotFound(format!("no task {id}")).into());
     };
-    if update.resurvey
-        && status == Some(rules::TaskStatus::Resolved)
-        && (before.contact.is_none() || before.survey.is_none())
-    {
+    if update.resurvey && status != Some(rules::TaskStatus::Resolved) {
+        return Err(UpdateError::Invalid(
+            "resurvey",
+            "a re-survey is sent when the task is resolved: choose the status resolved".into(),
+        ));
+    }
+    if update.resurvey && (before.contact.is_none() || before.survey.is_none()) {
         return Err(UpdateError::Invalid(
             "resurvey",
             "this task has no person and survey to re-survey (anonymous, or not from a response)"
@@ -752,7 +804,10 @@ pub async fn update_task(
         .is_none_or(|o| before.owner.as_ref() == Some(o));
     let repeated_note = note.is_none()
         || history.last().is_some_and(|e| {
-            e.note.as_deref() == note.as_deref()
+            let last = e.note.as_deref().unwrap_or("");
+            let sent = note.as_deref().unwrap_or("");
+            // A resolution is stored after the note, on its own line.
+            (last == sent || last.starts_with(&format!("{sent}\n")))
                 && e.author == author
                 && parse_timestamp(&e.at).is_some_and(|at| unix_now() - at < 600)
         });
@@ -762,7 +817,10 @@ pub async fn update_task(
             .ok_or_else(|| StoreError::NotFound(format!("no task {id}")).into());
     }
     let now = unix_now();
-    let task = store
+    // The store decides, under a lock, whether this change resolved the task
+    // (a second click finds it resolved already) and queues `task.resolved`
+    // in the same transaction.
+    let (task, previous) = store
         .update_task(
             id,
             &cx_store::followup::TaskChange {
@@ -772,23 +830,31 @@ pub async fn update_task(
                 resolution,
                 author: author.to_string(),
                 now,
+                app: Some(config.base_url.clone()),
             },
         )
         .await?;
-    let mut link = None;
-    if task.status == "resolved" && before.status != "resolved" {
-        if update.resurvey {
-            link = resurvey(store, config, &task).await?;
+    let (mut link, mut notice) = (None, None);
+    if task.status == "resolved" && previous != "resolved" && update.resurvey {
+        match resurvey(store, config, &task).await {
+            Ok(Some(l)) => link = Some(l),
+            Ok(None) => {
+                notice = Some(format!(
+                    "resolved; no re-survey invitation could be made for {}",
+                    task.contact.as_deref().unwrap_or("this person")
+                ))
+            }
+            Err(UpdateError::Store(e)) => {
+                notice = Some(format!("resolved; the re-survey invitation failed: {e}"));
+            }
+            Err(UpdateError::Invalid(_, m)) => notice = Some(format!("resolved; {m}")),
         }
-        let body = task_event("task.resolved", &task, config);
-        store
-            .enqueue("task.resolved", &body.to_string(), now)
-            .await?;
     }
     let mut view = task_view(store, id)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no task {id}")))?;
     view.resurvey_link = link;
+    view.notice = notice;
     Ok(view)
 }
 

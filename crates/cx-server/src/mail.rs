@@ -103,14 +103,27 @@ pub struct Mail {
     pub body: String,
 }
 
-/// `=?UTF-8?B?…?=` when the text is not plain ASCII.
+/// `=?UTF-8?B?…?=` words when the text is not plain ASCII, each at most 75
+/// characters (RFC 2047), folded onto continuation lines.
 fn header_text(text: &str) -> String {
     let clean: String = text.chars().filter(|c| !c.is_control()).collect();
     if clean.is_ascii() {
-        clean
-    } else {
-        format!("=?UTF-8?B?{}?=", STANDARD.encode(clean.as_bytes()))
+        return clean;
     }
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in clean.chars() {
+        // 45 bytes of UTF-8 are 60 characters of base64: 72 with the markers.
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(chunk.as_bytes())));
+            chunk.clear();
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(format!("=?UTF-8?B?{}?=", STANDARD.encode(chunk.as_bytes())));
+    }
+    words.join("\r\n ")
 }
 
 /// The message as sent after DATA (CRLF line ends, base64 body, final dot).
@@ -399,6 +412,19 @@ mod tests {
             STANDARD.encode("新任务")
         )));
         assert!(m.ends_with("\r\n.\r\n"));
+        let long = header_text(&"新的跟进任务".repeat(8));
+        assert!(
+            long.split("\r\n ")
+                .all(|w| w.len() <= 75 && w.starts_with("=?UTF-8?B?"))
+        );
+        let decoded: Vec<u8> = long
+            .split("\r\n ")
+            .flat_map(|w| STANDARD.decode(&w[10..w.len() - 2]).expect("base64"))
+            .collect();
+        assert_eq!(
+            String::from_utf8(decoded).expect("utf-8"),
+            "新的跟进任务".repeat(8)
+        );
         assert!(m.contains(&STANDARD.encode("贬损者(NPS 2)\n")));
         // Header injection through the subject is impossible.
         let evil = Mail {

@@ -19,6 +19,19 @@ fn f1(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{v:.1}"))
 }
 
+/// Percent-encodes `text` for one URL path segment (a space is `%20`, never `+`).
+pub fn path_segment(text: &str) -> String {
+    use std::fmt::Write;
+    text.bytes().fold(String::new(), |mut out, b| {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+        out
+    })
+}
+
 /// Labels of the seven relationship dimensions.
 pub fn dimension_label(dimension: &str, zh: bool) -> &'static str {
     match (dimension, zh) {
@@ -491,7 +504,7 @@ pub fn account_care(
         error: String::new(),
         can_assess: false,
         period: cx_store::accounts::quarter_label(crate::api_accounts::today()),
-        code: form_urlencoded::byte_serialize(s.account.code.as_bytes()).collect(),
+        code: path_segment(&s.account.code),
         dim_fields: cx_core::model::customer::RELATIONSHIP_DIMENSIONS
             .iter()
             .map(|d| (*d, dimension_label(d, zh)))
@@ -586,6 +599,8 @@ pub struct TasksPage {
     pub(crate) surveys: Vec<(String, String)>,
     /// An error of the new-action form just sent.
     pub(crate) action_error: String,
+    /// Whether the reader may record actions.
+    pub(crate) can_edit: bool,
 }
 
 /// An improvement action in the list.
@@ -688,6 +703,7 @@ pub fn tasks_page(
         actions,
         surveys,
         action_error,
+        can_edit: false,
     }
 }
 
@@ -708,16 +724,34 @@ pub struct TaskPage {
     pub(crate) can_edit: bool,
     pub(crate) error: String,
     pub(crate) link: String,
+    pub(crate) notice: String,
+    pub(crate) draft_owner: String,
+    pub(crate) draft_note: String,
+    pub(crate) draft_resolution: String,
+    pub(crate) draft_resurvey: bool,
 }
 
 /// Builds `/app/tasks/{id}`; `error` and `link` come from a form just sent.
+/// What a task form just sent came to: an error (with what was typed, to
+/// show again), a re-survey link, a notice.
+#[derive(Debug, Default)]
+pub struct TaskForm {
+    /// Why the change was refused.
+    pub error: String,
+    /// The fields as sent, shown again after an error.
+    pub draft: Option<crate::followup::TaskUpdate>,
+    /// Something to tell the user after a change.
+    pub notice: Option<String>,
+}
+
+/// Builds `/app/tasks/{id}`.
 pub fn task_page(
     t: &'static Texts,
     c: Chrome,
     lang: &str,
     view: &TaskView,
     can_edit: bool,
-    error: String,
+    form: TaskForm,
 ) -> TaskPage {
     let zh = lang.starts_with("zh");
     let w = words(lang);
@@ -766,7 +800,15 @@ pub fn task_page(
             .collect(),
         statuses: TaskStatus::ALL
             .iter()
-            .map(|s| (s.as_str(), s.label(zh), s.as_str() == task.status))
+            .map(|s| {
+                let chosen = form
+                    .draft
+                    .as_ref()
+                    .and_then(|d| d.status.as_deref())
+                    .and_then(TaskStatus::parse)
+                    .map_or(s.as_str() == task.status, |d| d == *s);
+                (s.as_str(), s.label(zh), chosen)
+            })
             .collect(),
         before_after: view.nps_before.map(|b| match view.nps_after {
             Some(a) => format!("{b} → {a} ({:+})", i32::from(a) - i32::from(b)),
@@ -774,8 +816,28 @@ pub fn task_page(
         }),
         resolution: task.resolution.clone().unwrap_or_default(),
         can_edit,
-        error,
+        error: form.error,
         link: view.resurvey_link.clone().unwrap_or_default(),
+        notice: form
+            .notice
+            .or_else(|| view.notice.clone())
+            .unwrap_or_default(),
+        draft_owner: form
+            .draft
+            .as_ref()
+            .and_then(|d| d.owner.clone())
+            .unwrap_or_default(),
+        draft_note: form
+            .draft
+            .as_ref()
+            .and_then(|d| d.note.clone())
+            .unwrap_or_default(),
+        draft_resolution: form
+            .draft
+            .as_ref()
+            .and_then(|d| d.resolution.clone())
+            .unwrap_or_default(),
+        draft_resurvey: form.draft.as_ref().is_some_and(|d| d.resurvey),
     }
 }
 
@@ -879,4 +941,17 @@ pub fn scorecard_from_form(
 /// "Saved", in the reader's language.
 pub fn saved_message(lang: &str) -> String {
     words(lang).saved.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_segment;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(path_segment("ACME 01"), "ACME%2001");
+        assert_eq!(path_segment("a+b/c"), "a%2Bb%2Fc");
+        assert_eq!(path_segment("客户"), "%E5%AE%A2%E6%88%B7");
+        assert_eq!(path_segment("KA-0006_x.y~"), "KA-0006_x.y~");
+    }
 }

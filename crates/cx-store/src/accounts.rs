@@ -195,8 +195,9 @@ pub trait AccountStore {
         day: i32,
         only: Option<&str>,
     ) -> Result<Vec<AccountFacts>, StoreError>;
-    /// Records (or replaces) a key person's assessment for a period, entered by
-    /// hand; the contact must belong to the account.
+    /// Records a key person's assessment for a period, entered by hand: the
+    /// dimensions given replace what that period had, the others are kept; the
+    /// contact must belong to the account.
     async fn set_assessment(
         &self,
         account: &str,
@@ -389,10 +390,14 @@ macro_rules! impl_account_store {
                     "INSERT INTO assessments (contact_id, period, satisfaction, loyalty, engagement,
                        information_transfer, daily_guidance, project_support, competitive_preference)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                     ON CONFLICT (contact_id, period) DO UPDATE SET satisfaction = excluded.satisfaction,
-                       loyalty = excluded.loyalty, engagement = excluded.engagement,
-                       information_transfer = excluded.information_transfer, daily_guidance = excluded.daily_guidance,
-                       project_support = excluded.project_support, competitive_preference = excluded.competitive_preference",
+                     ON CONFLICT (contact_id, period) DO UPDATE SET
+                       satisfaction = COALESCE(excluded.satisfaction, assessments.satisfaction),
+                       loyalty = COALESCE(excluded.loyalty, assessments.loyalty),
+                       engagement = COALESCE(excluded.engagement, assessments.engagement),
+                       information_transfer = COALESCE(excluded.information_transfer, assessments.information_transfer),
+                       daily_guidance = COALESCE(excluded.daily_guidance, assessments.daily_guidance),
+                       project_support = COALESCE(excluded.project_support, assessments.project_support),
+                       competitive_preference = COALESCE(excluded.competitive_preference, assessments.competitive_preference)",
                 )
                 .bind(id)
                 .bind(period)

@@ -138,6 +138,9 @@ pub struct TaskChange {
     pub author: String,
     /// When (Unix seconds).
     pub now: i64,
+    /// The app's address, for the link in a `task.resolved` event; `None`
+    /// queues no event.
+    pub app: Option<String>,
 }
 
 /// A webhook subscription.
@@ -272,13 +275,16 @@ pub trait FollowUpStore {
         limit: i64,
     ) -> Result<Vec<LoopResponse>, StoreError>;
     /// Opens tasks (known dedupe keys are skipped) and queues their events, in
-    /// one transaction that also moves the loop cursor to `cursor`; returns
-    /// the new tasks' ids in the order given (None = already there).
+    /// one transaction that also moves the loop cursor from `cursor.0` to
+    /// `cursor.1` (a conflict when another process moved it meanwhile: nothing
+    /// is stored) and writes `settings`; returns the new tasks' ids in the
+    /// order given (None = already there).
     async fn open_tasks(
         &self,
         tasks: &[NewTask],
         events: &[(String, String)],
-        cursor: Option<i64>,
+        cursor: Option<(i64, i64)>,
+        settings: &[(String, String)],
     ) -> Result<Vec<Option<i64>>, StoreError>;
     /// Lists tasks.
     async fn tasks(&self, q: &TaskQuery, now: i64) -> Result<Vec<StoredTask>, StoreError>;
@@ -288,15 +294,22 @@ pub trait FollowUpStore {
         id: i64,
         now: i64,
     ) -> Result<Option<(StoredTask, Vec<TaskEvent>)>, StoreError>;
-    /// Changes a task and records the change in its history.
-    async fn update_task(&self, id: i64, change: &TaskChange) -> Result<StoredTask, StoreError>;
+    /// Changes a task and records the change in its history, the row locked
+    /// for the transaction; returns the task and its status before. Resolving
+    /// queues `task.resolved` in the same transaction when `change.app` is set.
+    async fn update_task(
+        &self,
+        id: i64,
+        change: &TaskChange,
+    ) -> Result<(StoredTask, String), StoreError>;
     /// Records the re-survey invitation of a resolved task.
     async fn set_resurvey(&self, id: i64, invitation: i64) -> Result<(), StoreError>;
     /// The response to a task's re-survey: the same person's next response
     /// to the same survey, once the task has a re-survey invitation.
     async fn resurvey_response(&self, id: i64) -> Result<Option<i64>, StoreError>;
-    /// Marks overdue unresolved tasks as escalated (once) and returns them.
-    async fn escalate_overdue(&self, now: i64) -> Result<Vec<StoredTask>, StoreError>;
+    /// Marks overdue unresolved tasks as escalated (once), queues their
+    /// `task.overdue` in the same transaction (links under `app`), and returns them.
+    async fn escalate_overdue(&self, now: i64, app: &str) -> Result<Vec<StoredTask>, StoreError>;
     /// Adds a webhook.
     async fn create_webhook(
         &self,
@@ -402,6 +415,45 @@ where
 /// The delivery columns, in [`delivery_row`]'s order.
 pub(crate) const DELIVERY_COLUMNS: &str = "id, webhook_id, event, payload, status, attempts, next_ts, last_code, last_error, created_at, delivered_at";
 
+/// Queues `$event` for every active webhook that wants it, inside `$tx`.
+macro_rules! queue_in_tx {
+    ($tx:expr, $event:expr, $payload:expr, $now_ts:expr, $now:expr) => {{
+        let hooks: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, events FROM webhooks WHERE active = $1")
+                .bind(true)
+                .fetch_all(&mut *$tx)
+                .await?;
+        for (hook, wanted) in &hooks {
+            if !wanted.split(',').map(str::trim).any(|e| e == "*" || e == $event) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO deliveries (webhook_id, event, payload, status, attempts, next_ts, created_at)
+                 VALUES ($1, $2, $3, 'pending', 0, $4, $5)",
+            )
+            .bind(hook)
+            .bind($event)
+            .bind($payload)
+            .bind($now_ts)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+
+pub(crate) use queue_in_tx;
+
+/// The body of a task event.
+pub fn task_event_body(event: &str, task: &StoredTask, app: &str) -> String {
+    serde_json::json!({
+        "event": event,
+        "task": task,
+        "app": format!("{}/app/tasks/{}", app.trim_end_matches('/'), task.id),
+    })
+    .to_string()
+}
+
 macro_rules! impl_followup_store {
     ($ty:ident) => {
         impl $crate::followup::FollowUpStore for $ty {
@@ -500,7 +552,8 @@ macro_rules! impl_followup_store {
                 &self,
                 tasks: &[$crate::followup::NewTask],
                 events: &[(String, String)],
-                cursor: Option<i64>,
+                cursor: Option<(i64, i64)>,
+                settings: &[(String, String)],
             ) -> Result<Vec<Option<i64>>, $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let mut ids = Vec::with_capacity(tasks.len());
@@ -565,12 +618,36 @@ macro_rules! impl_followup_store {
                         }
                     }
                 }
-                if let Some(c) = cursor {
+                if let Some((old, new)) = cursor {
                     sqlx::query(
-                        "INSERT INTO settings (key, value, updated_at) VALUES ('loop_cursor', $1, $2)
+                        "INSERT INTO settings (key, value, updated_at) VALUES ('loop_cursor', '0', $1)
+                         ON CONFLICT (key) DO NOTHING",
+                    )
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let moved = sqlx::query(
+                        "UPDATE settings SET value = $1, updated_at = $2 WHERE key = 'loop_cursor' AND value = $3",
+                    )
+                    .bind(new.to_string())
+                    .bind(&now)
+                    .bind(old.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                    if moved.rows_affected() == 0 {
+                        // Another process looked at these responses first; ours is rolled back.
+                        return Err($crate::StoreError::Conflict(
+                            "another process moved the follow-up cursor".into(),
+                        ));
+                    }
+                }
+                for (key, value) in settings {
+                    sqlx::query(
+                        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3)
                          ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                     )
-                    .bind(c.to_string())
+                    .bind(key)
+                    .bind(value)
                     .bind(&now)
                     .execute(&mut *tx)
                     .await?;
@@ -635,8 +712,17 @@ macro_rules! impl_followup_store {
                 &self,
                 id: i64,
                 change: &$crate::followup::TaskChange,
-            ) -> Result<$crate::followup::StoredTask, $crate::StoreError> {
+            ) -> Result<($crate::followup::StoredTask, String), $crate::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                // A write first: the row (PostgreSQL) or the database (SQLite) is
+                // locked until COMMIT, so two clicks cannot both resolve the task.
+                let locked = sqlx::query("UPDATE tasks SET status = status WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if locked.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound(format!("no task {id}")));
+                }
                 let current: Option<(String,)> = sqlx::query_as("SELECT status FROM tasks WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&mut *tx)
@@ -686,8 +772,12 @@ macro_rules! impl_followup_store {
                 let sql = format!("{} WHERE t.id = $1", $crate::followup::task_select());
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_one(&mut *tx).await?;
                 let task = $crate::followup::task_row(&row, change.now)?;
+                if resolving && let Some(app) = &change.app {
+                    let body = $crate::followup::task_event_body("task.resolved", &task, app);
+                    $crate::followup::queue_in_tx!(tx, "task.resolved", &body, change.now, &at);
+                }
                 tx.commit().await?;
-                Ok(task)
+                Ok((task, status))
             }
 
             async fn set_resurvey(&self, id: i64, invitation: i64) -> Result<(), $crate::StoreError> {
@@ -703,7 +793,9 @@ macro_rules! impl_followup_store {
                 Ok(sqlx::query_scalar(
                     "SELECT r2.id FROM tasks t JOIN responses r1 ON r1.id = t.response_id
                      JOIN responses r2 ON r2.contact_id = t.contact_id AND r2.survey_id = r1.survey_id AND r2.id > r1.id
-                     WHERE t.id = $1 AND t.resurvey_invitation_id IS NOT NULL ORDER BY r2.id LIMIT 1",
+                     WHERE t.id = $1 AND t.resurvey_invitation_id IS NOT NULL AND t.resolved_ts IS NOT NULL
+                       AND r2.submitted_day >= t.resolved_ts / 86400
+                     ORDER BY r2.id LIMIT 1",
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -713,21 +805,28 @@ macro_rules! impl_followup_store {
             async fn escalate_overdue(
                 &self,
                 now: i64,
+                app: &str,
             ) -> Result<Vec<$crate::followup::StoredTask>, $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
                 let ids: Vec<i64> = sqlx::query_scalar(
                     "UPDATE tasks SET escalated_ts = $1, priority = 'urgent'
                      WHERE status <> 'resolved' AND escalated_ts IS NULL AND due_ts IS NOT NULL AND due_ts < $1
                      RETURNING id",
                 )
                 .bind(now)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *tx)
                 .await?;
                 let mut out = Vec::with_capacity(ids.len());
                 let sql = format!("{} WHERE t.id = $1", $crate::followup::task_select());
+                let at = cx_core::period::format_timestamp(now);
                 for id in ids {
-                    let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_one(&self.pool).await?;
-                    out.push($crate::followup::task_row(&row, now)?);
+                    let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_one(&mut *tx).await?;
+                    let task = $crate::followup::task_row(&row, now)?;
+                    let body = $crate::followup::task_event_body("task.overdue", &task, app);
+                    $crate::followup::queue_in_tx!(tx, "task.overdue", &body, now, &at);
+                    out.push(task);
                 }
+                tx.commit().await?;
                 Ok(out)
             }
 

@@ -368,12 +368,31 @@ async fn loop_story(store: &AnyStore) -> Result<(), StoreError> {
     };
     let events = vec![("response.created".to_string(), r#"{"id":3}"#.to_string())];
     let ids = store
-        .open_tasks(std::slice::from_ref(&task), &events, Some(r3.id))
+        .open_tasks(std::slice::from_ref(&task), &events, Some((0, r3.id)), &[])
         .await?;
     let id = ids[0].expect("opened");
     assert_eq!(store.setting("loop_cursor").await?, Some(r3.id.to_string()));
     // The same response again opens nothing and queues no task event.
-    assert_eq!(store.open_tasks(&[task], &[], None).await?, vec![None]);
+    assert_eq!(
+        store
+            .open_tasks(std::slice::from_ref(&task), &[], None, &[])
+            .await?,
+        vec![None]
+    );
+    // A second process that read the old cursor stores nothing.
+    let mut other = task;
+    other.dedupe_key = "response:other".into();
+    assert!(matches!(
+        store
+            .open_tasks(&[other.clone()], &[], Some((0, r3.id)), &[])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let every = TaskQuery {
+        limit: 10,
+        ..TaskQuery::default()
+    };
+    assert_eq!(store.tasks(&every, 0).await?.len(), 1, "rolled back");
     let queued = store.due_deliveries(i64::MAX, 100).await?;
     let mut kinds: Vec<(i64, &str)> = queued
         .iter()
@@ -429,21 +448,24 @@ async fn loop_story(store: &AnyStore) -> Result<(), StoreError> {
             resolution: resolution.map(str::to_string),
             author: "li".into(),
             now: at,
+            app: Some("http://cx.example".into()),
         };
-    let t = store
+    let (t, before) = store
         .update_task(
             id,
             &change(Some("in_progress"), Some("已电话联系客户"), None, now),
         )
         .await?;
+    assert_eq!(before, "open");
     assert_eq!(t.status, "in_progress");
     assert_eq!(t.first_action_ts, Some(now));
-    let t = store
+    let (t, before) = store
         .update_task(
             id,
             &change(Some("resolved"), None, Some("补发货物并致歉"), now + 7200),
         )
         .await?;
+    assert_eq!(before, "in_progress");
     assert_eq!(t.status, "resolved");
     assert_eq!(t.resolved_ts, Some(now + 7200));
     assert_eq!(t.resolution.as_deref(), Some("补发货物并致歉"));
@@ -453,19 +475,28 @@ async fn loop_story(store: &AnyStore) -> Result<(), StoreError> {
     assert_eq!(history[0].note.as_deref(), Some("已电话联系客户"));
     assert_eq!(history[1].status.as_deref(), Some("resolved"));
     assert!(
-        store.escalate_overdue(i64::MAX / 2).await?.is_empty(),
+        store
+            .escalate_overdue(i64::MAX / 2, "http://cx.example")
+            .await?
+            .is_empty(),
         "resolved"
     );
-    let t = store
+    let (t, _) = store
         .update_task(id, &change(Some("open"), None, None, now + 9000))
         .await?;
     assert_eq!((t.resolved_ts, t.resolution), (None, None), "reopened");
     let late = 1_000_000 + 25 * 3600;
-    let escalated = store.escalate_overdue(late).await?;
+    let escalated = store.escalate_overdue(late, "http://cx.example").await?;
     assert_eq!(escalated.len(), 1);
     assert_eq!(escalated[0].priority, "urgent");
     assert!(escalated[0].overdue);
-    assert!(store.escalate_overdue(late + 1).await?.is_empty(), "once");
+    assert!(
+        store
+            .escalate_overdue(late + 1, "http://cx.example")
+            .await?
+            .is_empty(),
+        "once"
+    );
     let overdue = TaskQuery {
         overdue: true,
         limit: 10,
@@ -534,16 +565,34 @@ async fn loop_story(store: &AnyStore) -> Result<(), StoreError> {
     let d = log.iter().find(|d| d.id == first).expect("logged");
     assert_eq!((d.status.as_str(), d.attempts), ("delivered", 2));
     assert!(d.delivered_at.is_some());
-    let statuses: Vec<String> = store
-        .due_deliveries(i64::MAX, 10)
-        .await?
-        .into_iter()
-        .map(|d| d.status)
+    // Left: the third queued event, and the task.resolved (both webhooks) and
+    // task.overdue (the catch-all one) queued by the store with the changes.
+    let left = store.due_deliveries(i64::MAX, 10).await?;
+    assert!(
+        left.iter()
+            .all(|d| d.status == "pending" && d.id != first && d.id != queued[1].id)
+    );
+    let mut events: Vec<(i64, String)> = left
+        .iter()
+        .map(|d| (d.webhook_id, d.event.clone()))
         .collect();
-    assert_eq!(
-        statuses,
-        ["pending"],
-        "one left, the failed one is not retried"
+    events.sort_unstable();
+    let mut expected = vec![
+        (queued[2].webhook_id, queued[2].event.clone()),
+        (all, "task.resolved".to_string()),
+        (only_tasks, "task.resolved".to_string()),
+        (all, "task.overdue".to_string()),
+    ];
+    expected.sort_unstable();
+    assert_eq!(events, expected, "the failed one is not retried");
+    let overdue = left
+        .iter()
+        .find(|d| d.event == "task.overdue")
+        .expect("overdue");
+    assert!(
+        overdue.payload.contains("http://cx.example/app/tasks/"),
+        "{}",
+        overdue.payload
     );
 
     // Settings and webhook removal.

@@ -428,14 +428,10 @@ pub fn run_tasks(cmd: &TasksCommand, db: &str, format: OutputFormat) -> Result<(
                         break;
                     }
                 }
-                let escalated = store.escalate_overdue(now()).await.map_err(store_failure)?;
-                for t in &escalated {
-                    let body = followup::task_event("task.overdue", t, &config);
-                    store
-                        .enqueue("task.overdue", &body.to_string(), now())
-                        .await
-                        .map_err(store_failure)?;
-                }
+                let escalated = store
+                    .escalate_overdue(now(), &config.base_url)
+                    .await
+                    .map_err(store_failure)?;
                 let sweep = followup::score_sweep(&store, &config, &rules, now())
                     .await
                     .map_err(store_failure)?;

@@ -368,7 +368,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDRESS", env = "CXSCORE_MAIL_FROM")]
     pub mail_from: Option<String>,
     /// First webhook/email retry after this many seconds (doubling each time).
-    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    #[arg(long, default_value_t = 30, value_name = "SECS", value_parser = clap::value_parser!(i64).range(1..=3600))]
     pub retry_secs: i64,
 }
 

@@ -752,13 +752,19 @@ pub async fn seed_tasks(
     let config = LoopConfig::default();
     let rules = followup::current_rules(store).await?;
     let mut surveys = SurveyCache::default();
-    let (mut cursor, mut opened) = (0, 0);
+    // Start where the loop stands (a second `demo` run opens nothing twice).
+    let mut cursor = store
+        .setting("loop_cursor")
+        .await?
+        .and_then(|c| c.parse::<i64>().ok())
+        .unwrap_or(0);
+    let mut opened = 0;
     loop {
         let batch = store.responses_for_loop(cursor, 2000).await?;
         let Some(last) = batch.last().map(|r| r.id) else {
             break;
         };
-        cursor = last;
+        let previous = std::mem::replace(&mut cursor, last);
         let mut tasks = Vec::new();
         for r in &batch {
             let Some(at) = parse_timestamp(&r.submitted_at) else {
@@ -778,7 +784,9 @@ pub async fn seed_tasks(
                 tasks.push(task);
             }
         }
-        let ids = store.open_tasks(&tasks, &[], Some(last)).await?;
+        let ids = store
+            .open_tasks(&tasks, &[], Some((previous, last)), &[])
+            .await?;
         for (task, id) in tasks.iter().zip(ids) {
             let Some(id) = id else { continue };
             opened += 1;
@@ -794,6 +802,7 @@ pub async fn seed_tasks(
                     resolution: resolution.map(str::to_string),
                     author: author.clone(),
                     now,
+                    app: None,
                 };
             if age_days >= 5 && roll < 0.75 {
                 store
