@@ -71,7 +71,7 @@ pub fn routes() -> Router<Shared> {
         crate::api_accounts::list_accounts, crate::api_accounts::list_actions, crate::api_accounts::create_action, crate::api_accounts::patch_action, crate::api_accounts::get_account, crate::api_accounts::put_assessment, crate::api_accounts::get_scorecard, crate::api_accounts::put_scorecard,
         crate::api_accounts::get_rules, crate::api_accounts::put_rules, crate::api_accounts::list_tasks, crate::api_accounts::task_metrics,
         crate::api_accounts::get_task, crate::api_accounts::patch_task, crate::api_accounts::list_webhooks, crate::api_accounts::create_webhook,
-        crate::api_accounts::delete_webhook, crate::api_accounts::list_deliveries),
+        crate::api_accounts::delete_webhook, crate::api_accounts::list_deliveries, crate::api_accounts::redeliver),
     components(schemas(TextBody, TextResults, FeedbackPage, FeedbackRow, ImportResult, ErrorBody, SurveySummary, SurveyDetail, Created, SubmitBody, SubmitResult, ResponsesPage, ResponseRow, InvitationsBody, InvitationResult, TokenBody, TokenCreated, TokenRow,
         crate::api_accounts::AccountRow, crate::api_accounts::ActionStatus, crate::actions::NewAction, crate::actions::ActionView, crate::actions::Effect, crate::api_accounts::AccountDetail, crate::api_accounts::AssessmentBody, crate::api_accounts::HistoryPoint, crate::followup::TaskUpdate,
         crate::api_accounts::WebhookBody, crate::api_accounts::WebhookCreated)),

@@ -39,6 +39,10 @@ pub fn routes() -> Router<Shared> {
         .route("/webhooks", get(list_webhooks).post(create_webhook))
         .route("/webhooks/{id}", delete(delete_webhook))
         .route("/webhooks/{id}/deliveries", get(list_deliveries))
+        .route(
+            "/webhooks/{id}/deliveries/{delivery}/redeliver",
+            axum::routing::post(redeliver),
+        )
 }
 
 /// Today's day number (UTC).
@@ -49,8 +53,23 @@ pub(crate) fn today() -> i32 {
 /// Every account's score as of today, with the company's scorecard.
 pub(crate) async fn all_scores(state: &Shared) -> Result<(Scorecard, Vec<AccountScore>), ApiError> {
     let card = followup::current_scorecard(&state.store).await?;
-    let scores = score_accounts(&state.store, &card, today(), None).await?;
-    Ok((card, scores))
+    let scores = scores_at(state, &card, today()).await?;
+    Ok((card, scores.as_ref().clone()))
+}
+
+/// Every account's score at `day` under `card`, from the minute-long cache.
+pub(crate) async fn scores_at(
+    state: &Shared,
+    card: &Scorecard,
+    day: i32,
+) -> Result<std::sync::Arc<Vec<AccountScore>>, ApiError> {
+    let key = format!("{day}:{}", card.to_json());
+    if let Some(hit) = state.scores.get(&key) {
+        return Ok(hit);
+    }
+    let scores = std::sync::Arc::new(score_accounts(&state.store, card, day, None).await?);
+    state.scores.put(&key, scores.clone());
+    Ok(scores)
 }
 
 /// An account in the list.
@@ -205,8 +224,8 @@ pub(crate) async fn history(
     days.push(day);
     let mut out = Vec::with_capacity(days.len());
     for d in days {
-        let scores = score_accounts(&state.store, card, d, None).await?;
-        if let Some(s) = scores.into_iter().find(|s| s.account.code == code) {
+        let scores = scores_at(state, card, d).await?;
+        if let Some(s) = scores.iter().find(|s| s.account.code == code) {
             out.push(HistoryPoint {
                 date: Date::from_days(d).to_string(),
                 score: s.score.score,
@@ -467,6 +486,7 @@ async fn patch_task(
         &caller.user.username,
     )
     .await?;
+    state.scores.clear();
     state.wake.wake();
     Ok(Json(view))
 }
@@ -700,6 +720,7 @@ async fn put_assessment(
         .store
         .set_assessment(&code, &body.contact, &period, &ratings)
         .await?;
+    state.scores.clear();
     let (_, scores) = all_scores(&state).await?;
     let s = scores
         .into_iter()
@@ -771,5 +792,27 @@ async fn patch_action(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("no action {id}")))
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/deliveries/{delivery}/redeliver", params(("id" = i64, Path, description = "webhook id"), ("delivery" = i64, Path, description = "delivery id")),
+    responses((status = 202, description = "queued again"), (status = 404, body = crate::error::ErrorBody)))]
+async fn redeliver(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((id, delivery)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Need::Manage)?;
+    if state
+        .store
+        .redeliver(id, delivery, crate::unix_now())
+        .await?
+    {
+        state.wake.wake();
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::not_found(format!(
+            "no delivery {delivery} of webhook {id}"
+        )))
     }
 }

@@ -826,6 +826,7 @@ async fn task_post(
     {
         Ok(view) => {
             state.wake.wake();
+            state.scores.clear();
             let form = crate::pages_loop::TaskForm {
                 notice: view.notice,
                 ..Default::default()
@@ -855,9 +856,9 @@ async fn render_scorecard(
     status: StatusCode,
 ) -> Response {
     let day = crate::api_accounts::today();
-    let scores = match cx_store::accounts::score_accounts(&state.store, card, day, None).await {
+    let scores = match crate::api_accounts::scores_at(state, card, day).await {
         Ok(s) => s,
-        Err(e) => return crate::error::ApiError::from(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     let page = crate::pages_loop::scorecard_page(
         crate::pages::texts(&p.lang),
@@ -990,6 +991,7 @@ async fn assessment_post(
             .await
             .map_err(|e| e.to_string()),
     };
+    state.scores.clear();
     match outcome {
         Ok(()) => Redirect::to(&format!(
             "/app/accounts/{}?lang={}#people",

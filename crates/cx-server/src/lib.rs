@@ -94,6 +94,9 @@ pub struct AppState {
     pub surveys: cache::TtlCache<Arc<cx_store::StoredSurvey>>,
     /// Users and scopes by token hash.
     pub tokens: cache::TtlCache<(cx_store::server::User, String)>,
+    /// Account scores by day and scorecard, for a minute (cleared when this
+    /// server records a task change or an assessment).
+    pub scores: cache::TtlCache<Arc<Vec<cx_store::accounts::AccountScore>>>,
     /// Wakes the follow-up loop.
     pub wake: followup::Wake,
     /// How the follow-up loop runs (also used by handlers that queue events).
@@ -130,6 +133,7 @@ impl AppState {
             stats,
             surveys: cache::TtlCache::new(std::time::Duration::from_secs(2)),
             tokens: cache::TtlCache::new(std::time::Duration::from_secs(2)),
+            scores: cache::TtlCache::new(std::time::Duration::from_secs(60)),
             wake,
             loop_config,
             config,

@@ -329,6 +329,9 @@ pub trait FollowUpStore {
     async fn record_attempt(&self, id: i64, a: &Attempt, now: i64) -> Result<(), StoreError>;
     /// A webhook's deliveries, newest first.
     async fn deliveries(&self, webhook: i64, limit: i64) -> Result<Vec<Delivery>, StoreError>;
+    /// Queues a delivery again (after a receiver's outage): pending, attempts
+    /// reset, due at `now`; false when there is no such delivery of `webhook`.
+    async fn redeliver(&self, webhook: i64, id: i64, now: i64) -> Result<bool, StoreError>;
     /// Records an improvement action.
     async fn create_action(&self, action: &Action) -> Result<i64, StoreError>;
     /// All improvement actions, newest first.
@@ -947,6 +950,19 @@ macro_rules! impl_followup_store {
                 .execute(&self.pool)
                 .await?;
                 Ok(())
+            }
+
+            async fn redeliver(&self, webhook: i64, id: i64, now: i64) -> Result<bool, $crate::StoreError> {
+                let done = sqlx::query(
+                    "UPDATE deliveries SET status = 'pending', attempts = 0, next_ts = $1
+                     WHERE id = $2 AND webhook_id = $3",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(webhook)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn create_action(

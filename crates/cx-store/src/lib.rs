@@ -626,6 +626,7 @@ delegate_trait! { followup::FollowUpStore;
     due_deliveries(now: i64, limit: i64) -> Vec<followup::Delivery>;
     record_attempt(id: i64, a: &followup::Attempt, now: i64) -> ();
     deliveries(webhook: i64, limit: i64) -> Vec<followup::Delivery>;
+    redeliver(webhook: i64, id: i64, now: i64) -> bool;
     create_action(action: &followup::Action) -> i64;
     actions() -> Vec<followup::Action>;
     set_action_status(id: i64, status: &str) -> bool;

@@ -595,6 +595,17 @@ async fn loop_story(store: &AnyStore) -> Result<(), StoreError> {
         overdue.payload
     );
 
+    // A failed delivery can be queued again by hand.
+    let failed = &queued[1];
+    assert!(store.redeliver(failed.webhook_id, failed.id, 3000).await?);
+    let again = store.due_deliveries(3000, 10).await?;
+    let d = again
+        .iter()
+        .find(|d| d.id == failed.id)
+        .expect("pending again");
+    assert_eq!((d.status.as_str(), d.attempts), ("pending", 0));
+    assert!(!store.redeliver(failed.webhook_id, 999_999, 0).await?);
+
     // Settings and webhook removal.
     store.set_setting("scorecard", "{}").await?;
     store

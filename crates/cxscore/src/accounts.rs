@@ -630,6 +630,20 @@ pub fn run_webhook(cmd: &WebhookCommand, db: &str, format: OutputFormat) -> Resu
                     Err(Failure::bad_input(anyhow!("no webhook {id}")))
                 }
             }
+            WebhookCommand::Redeliver { id, delivery } => {
+                if store
+                    .redeliver(*id, *delivery, now())
+                    .await
+                    .map_err(store_failure)?
+                {
+                    println!("delivery {delivery} queued again; cxscore serve sends it");
+                    Ok(())
+                } else {
+                    Err(Failure::bad_input(anyhow!(
+                        "no delivery {delivery} of webhook {id}"
+                    )))
+                }
+            }
             WebhookCommand::Deliveries { id } => {
                 let log = store.deliveries(*id, 200).await.map_err(store_failure)?;
                 let rows: Vec<Vec<String>> = log

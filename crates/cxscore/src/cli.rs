@@ -235,6 +235,13 @@ pub enum WebhookCommand {
         /// Webhook id.
         id: i64,
     },
+    /// Queue a delivery again (after the receiver was down); `serve` sends it.
+    Redeliver {
+        /// Webhook id.
+        id: i64,
+        /// Delivery id (from `webhook deliveries`).
+        delivery: i64,
+    },
 }
 
 const SCORE_HELP: &str = "Examples:
