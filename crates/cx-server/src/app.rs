@@ -368,6 +368,15 @@ async fn render_account(
         c.error = error;
         c.can_assess = role_allows(&p.user, crate::auth::Need::Tasks);
     }
+    if let (Some(c), Some(person)) = (care.as_mut(), query_value(&p.query, "assess")) {
+        // The person's ratings in force fill the form (blank keeps what was recorded).
+        if let Ok((_, scores)) = crate::api_accounts::all_scores(state).await
+            && let Some(s) = scores.iter().find(|s| s.account.code == code)
+        {
+            c.choose(&s.relationship, Some(&person), p.lang.starts_with("zh"));
+            c.open_form = true;
+        }
+    }
     let code = code.to_string();
     match crate::pages::account(
         &state.store,
@@ -854,13 +863,14 @@ async fn render_scorecard(
     message: String,
     error: String,
     status: StatusCode,
+    sent: Option<&[(String, String)]>,
 ) -> Response {
     let day = crate::api_accounts::today();
     let scores = match crate::api_accounts::scores_at(state, card, day).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let page = crate::pages_loop::scorecard_page(
+    let mut page = crate::pages_loop::scorecard_page(
         crate::pages::texts(&p.lang),
         page_chrome(p),
         &p.lang,
@@ -869,6 +879,9 @@ async fn render_scorecard(
         role_allows(&p.user, crate::auth::Need::Manage),
         (message, error),
     );
+    if let Some(fields) = sent {
+        page.keep(fields);
+    }
     html(status, page.render())
 }
 
@@ -892,6 +905,7 @@ async fn scorecard_page(
         String::new(),
         String::new(),
         StatusCode::OK,
+        None,
     )
     .await
 }
@@ -929,7 +943,16 @@ async fn scorecard_post(
                 return crate::error::ApiError::from(e).into_response();
             }
             let message = crate::pages_loop::saved_message(&p.lang);
-            render_scorecard(&state, &p, &card, message, String::new(), StatusCode::OK).await
+            render_scorecard(
+                &state,
+                &p,
+                &card,
+                message,
+                String::new(),
+                StatusCode::OK,
+                None,
+            )
+            .await
         }
         Err(e) => {
             render_scorecard(
@@ -939,6 +962,7 @@ async fn scorecard_post(
                 String::new(),
                 e,
                 StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&fields),
             )
             .await
         }

@@ -314,8 +314,13 @@ pub struct AccountCare {
     pub(crate) period: String,
     /// The account code, URL-encoded.
     pub(crate) code: String,
-    /// Dimension ids and labels, for the form.
-    pub(crate) dim_fields: Vec<(&'static str, &'static str)>,
+    /// Dimension ids, labels and the chosen person's rating in force (assessed,
+    /// not derived), for the form.
+    pub(crate) dim_fields: Vec<(&'static str, &'static str, String)>,
+    /// The person the form is for (`?assess=CODE`), else the first.
+    pub(crate) assess: String,
+    /// Show the form open (a person was chosen).
+    pub(crate) open_form: bool,
 }
 
 fn health_class(score: &CustomerScore) -> &'static str {
@@ -368,8 +373,42 @@ pub fn reason_sentences(score: &CustomerScore, zh: bool) -> Vec<String> {
         .collect()
 }
 
+impl AccountCare {
+    /// Points the assessment form at `code` (or the first person) and fills
+    /// in that person's ratings in force.
+    pub fn choose(&mut self, relationship: &AccountRelationship, code: Option<&str>, zh: bool) {
+        let person = code
+            .and_then(|c| relationship.people.iter().find(|p| p.code == c))
+            .or_else(|| relationship.people.first());
+        self.assess = person.map(|p| p.code.clone()).unwrap_or_default();
+        self.dim_fields = cx_core::model::customer::RELATIONSHIP_DIMENSIONS
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let value = person
+                    .filter(|p| !p.derived[i])
+                    .and_then(|p| p.ratings[i])
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                (*d, dimension_label(d, zh), value)
+            })
+            .collect();
+    }
+}
+
 /// Builds the account page's score section.
 pub fn account_care(
+    s: &AccountScore,
+    history: &[crate::api_accounts::HistoryPoint],
+    tasks: &[StoredTask],
+    lang: &str,
+) -> AccountCare {
+    let mut care = account_care_inner(s, history, tasks, lang);
+    care.choose(&s.relationship, None, lang.starts_with("zh"));
+    care
+}
+
+fn account_care_inner(
     s: &AccountScore,
     history: &[crate::api_accounts::HistoryPoint],
     tasks: &[StoredTask],
@@ -505,10 +544,9 @@ pub fn account_care(
         can_assess: false,
         period: cx_store::accounts::quarter_label(crate::api_accounts::today()),
         code: path_segment(&s.account.code),
-        dim_fields: cx_core::model::customer::RELATIONSHIP_DIMENSIONS
-            .iter()
-            .map(|d| (*d, dimension_label(d, zh)))
-            .collect(),
+        dim_fields: Vec::new(),
+        assess: String::new(),
+        open_form: false,
     }
 }
 
@@ -896,6 +934,23 @@ pub fn scorecard_page(
         message,
         error,
         json: card.to_json(),
+    }
+}
+
+impl ScorecardPage {
+    /// Shows the values a refused form sent instead of the saved ones.
+    pub fn keep(&mut self, fields: &[(String, String)]) {
+        let sent = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        for (id, _, value) in &mut self.weights {
+            if let Some(v) = sent(&format!("w_{id}")) {
+                *value = v;
+            }
+        }
+        for (i, k) in ["grade_a", "grade_b", "grade_c"].iter().enumerate() {
+            if let Some(v) = sent(k) {
+                self.grades[i] = v;
+            }
+        }
     }
 }
 

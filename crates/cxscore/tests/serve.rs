@@ -894,6 +894,17 @@ fn accounts_tasks_and_scorecard_in_a_real_browser() {
     let detail = api(&format!("/api/v1/accounts/{code}"));
     let first = &detail["relationship"]["people"][0];
     assert_eq!(first["ratings"][6], -2, "{first}");
+    // Choosing the person fills the form with what is recorded for them.
+    let person = first["code"].as_str().expect("code");
+    browser.go(&format!(
+        "{}/app/accounts/{code}?lang=en&assess={person}",
+        server.url
+    ));
+    let page = browser.wait_for("id=\"assessment-form\"");
+    let form = &page[page.find("id=\"assessment-form\"").expect("form")..];
+    let preference = &form[form.find("r_competitive_preference").expect("select")..];
+    let preference = &preference[..preference.find("</select>").expect("end")];
+    assert!(preference.contains("value=\"-2\" selected"), "{preference}");
     assert!(
         detail["relationship"]["flags"]
             .as_array()
@@ -953,6 +964,15 @@ fn accounts_tasks_and_scorecard_in_a_real_browser() {
     // The scorecard: only NPS counts → the grades follow NPS alone.
     browser.go(&format!("{}/app/scorecard?lang=en", server.url));
     browser.wait_for("id=\"scorecard-form\"");
+    // A refused weight: the message, and what was typed is still there.
+    browser.clear("#w_csat");
+    browser.type_text("#w_csat", "lots");
+    browser.click("#scorecard-form button[type=submit]");
+    let page = browser.wait_for("role=\"alert\"");
+    assert!(
+        page.contains("lots") && page.contains("value=\"lots\""),
+        "kept"
+    );
     for c in [
         "nps",
         "csat",
@@ -986,6 +1006,7 @@ fn accounts_tasks_and_scorecard_in_a_real_browser() {
         .console_errors()
         .into_iter()
         .filter(|e| !e.contains(&refused))
+        .filter(|e| !e.contains("/app/scorecard - Failed to load resource: the server responded with a status of 422"))
         .collect();
     assert_eq!(
         errors,
