@@ -31,6 +31,8 @@ pub fn routes() -> Router<Shared> {
         .route("/app/accounts", get(accounts_page))
         .route("/app/accounts/{code}", get(account_page))
         .route("/app/accounts/{code}/assessment", post(assessment_post))
+        .route("/app/live", get(live_feed))
+        .route("/app/live.js", get(live_script))
         .route("/app/tasks", get(tasks_page))
         .route("/app/actions", post(action_post))
         .route("/app/tasks/{id}", get(task_page).post(task_post))
@@ -1117,4 +1119,61 @@ async fn action_post(
             .await
         }
     }
+}
+
+/// The live feed's script (same origin, so the CSP allows it; no inline code).
+async fn live_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../static/live.js"),
+    )
+        .into_response()
+}
+
+/// Server-sent events: each new response of the survey (`?survey=ID`, all
+/// when absent) as a `response` event, for a signed-in user.
+async fn live_feed(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    match session_user(&state, &headers).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return crate::error::ApiError::unauthorized().into_response(),
+        Err(e) => return e.into_response(),
+    }
+    let survey =
+        query_value(uri.query().unwrap_or(""), "survey").and_then(|s| s.parse::<i64>().ok());
+    let rx = state.live.subscribe();
+    let stream = futures_util::stream::unfold(rx, move |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(body) => {
+                    let wanted = survey.is_none_or(|id| {
+                        serde_json::from_str::<serde_json::Value>(&body)
+                            .ok()
+                            .and_then(|v| v["response"]["survey_id"].as_i64())
+                            == Some(id)
+                    });
+                    if wanted {
+                        let event = Event::default().event("response").data(body);
+                        return Some((Ok::<_, std::convert::Infallible>(event), rx));
+                    }
+                }
+                // Fell behind: skip what was missed, keep going.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+        .into_response()
 }

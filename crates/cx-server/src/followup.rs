@@ -102,6 +102,9 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     format!("t={timestamp},v1={}", hex(&mac))
 }
 
+/// The feed of `response.created` bodies for live pages (`/app/live`).
+pub type Live = tokio::sync::broadcast::Sender<String>;
+
 /// The loop's handle: wake it when there is new work.
 #[derive(Debug, Clone, Default)]
 pub struct Wake(Arc<Notify>);
@@ -114,7 +117,7 @@ impl Wake {
 }
 
 /// Starts the loop on the current runtime; returns its wake handle.
-pub fn start(store: AnyStore, config: LoopConfig) -> Wake {
+pub fn start(store: AnyStore, config: LoopConfig, live: Live) -> Wake {
     let wake = Wake::default();
     let notify = wake.0.clone();
     let deliver = Wake::default();
@@ -129,7 +132,7 @@ pub fn start(store: AnyStore, config: LoopConfig) -> Wake {
                     () = notify.notified() => {}
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
-                tick(&store, &config, &mut surveys, &mut last_sweep).await;
+                tick(&store, &config, &mut surveys, &mut last_sweep, &live).await;
                 deliver.wake();
             }
         });
@@ -195,6 +198,7 @@ pub async fn tick(
     config: &LoopConfig,
     surveys: &mut SurveyCache,
     last_sweep: &mut i64,
+    live: &Live,
 ) {
     let now = unix_now();
     let rules = match current_rules(store).await {
@@ -205,7 +209,7 @@ pub async fn tick(
         }
     };
     loop {
-        match process_responses(store, config, &rules, surveys, now).await {
+        match process_responses(store, config, &rules, surveys, now, Some(live)).await {
             Ok(BATCH) => continue,
             Ok(_) => break,
             Err(e) => {
@@ -363,6 +367,7 @@ pub async fn process_responses(
     rules: &LoopRules,
     surveys: &mut SurveyCache,
     now: i64,
+    live: Option<&Live>,
 ) -> Result<usize, StoreError> {
     let cursor = store
         .setting(CURSOR_KEY)
@@ -399,7 +404,15 @@ pub async fn process_responses(
         .open_tasks(&tasks, &events, Some((cursor, last)), &[])
         .await
     {
-        Ok(_) => Ok(fresh.len()),
+        Ok(_) => {
+            // Pages showing the live feed get what was just committed and looked at.
+            if let Some(live) = live {
+                for (_, body) in &events {
+                    let _ = live.send(body.clone());
+                }
+            }
+            Ok(fresh.len())
+        }
         // Another process (a second server, `tasks scan`) took these responses.
         Err(StoreError::Conflict(_)) => Ok(0),
         Err(e) => Err(e),
@@ -500,6 +513,8 @@ fn response_event(r: &LoopResponse, def: &SurveyDefinition, signal: &Signal) -> 
         "response": {
             "id": r.id,
             "survey": r.survey,
+            "survey_id": r.survey_id,
+            "comment": r.answers.iter().find_map(|(_, _, text, _)| text.as_ref()).map(|t| t.chars().take(140).collect::<String>()),
             "submitted_at": r.submitted_at,
             "channel": r.channel,
             "account": if identity { r.account.as_ref().map(|a| a.1.clone()) } else { None },

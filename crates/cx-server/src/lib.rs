@@ -99,6 +99,8 @@ pub struct AppState {
     pub scores: cache::TtlCache<Arc<Vec<cx_store::accounts::AccountScore>>>,
     /// Wakes the follow-up loop.
     pub wake: followup::Wake,
+    /// New responses for live pages.
+    pub live: followup::Live,
     /// How the follow-up loop runs (also used by handlers that queue events).
     pub loop_config: followup::LoopConfig,
     /// Settings.
@@ -119,8 +121,9 @@ impl AppState {
             smtp: config.smtp.clone(),
             ..followup::LoopConfig::default()
         };
+        let (live, _) = tokio::sync::broadcast::channel(256);
         let wake = if config.follow_up {
-            followup::start(store.clone(), loop_config.clone())
+            followup::start(store.clone(), loop_config.clone(), live.clone())
         } else {
             followup::Wake::default()
         };
@@ -135,6 +138,7 @@ impl AppState {
             tokens: cache::TtlCache::new(std::time::Duration::from_secs(2)),
             scores: cache::TtlCache::new(std::time::Duration::from_secs(60)),
             wake,
+            live,
             loop_config,
             config,
         })
@@ -167,7 +171,7 @@ pub async fn security_headers(mut response: axum::response::Response) -> axum::r
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     h.insert(

@@ -419,10 +419,16 @@ pub fn run_tasks(cmd: &TasksCommand, db: &str, format: OutputFormat) -> Result<(
                 let mut surveys = followup::SurveyCache::default();
                 let mut looked = 0;
                 loop {
-                    let n =
-                        followup::process_responses(&store, &config, &rules, &mut surveys, now())
-                            .await
-                            .map_err(store_failure)?;
+                    let n = followup::process_responses(
+                        &store,
+                        &config,
+                        &rules,
+                        &mut surveys,
+                        now(),
+                        None,
+                    )
+                    .await
+                    .map_err(store_failure)?;
                     looked += n;
                     if n == 0 {
                         break;

@@ -791,6 +791,22 @@ fn a_respondent_fills_the_survey_in_a_real_browser_in_both_languages() {
         "NPS {nps} on the page"
     );
     browser.screenshot("overview-en-desktop.png");
+    // Live: a response submitted now appears on the open page without a reload.
+    let (status, _) = http(
+        &server.url,
+        "POST",
+        "/api/v1/surveys/relationship-2026/responses",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"answers": {"nps": 10, "comment": "Live <b>update</b> from the API"}}"#,
+    )
+    .expect("submit");
+    assert_eq!(status, 201);
+    let page = browser.wait_for("Live &lt;b&gt;update&lt;/b&gt; from the API");
+    assert!(page.contains("data-response="), "added to the live list");
+    browser.screenshot("overview-live-en-desktop.png");
     browser.go(&format!("{}/app?lang=zh&by=channel", server.url));
     browser.wait_for("总览");
     browser.screenshot("overview-zh-desktop.png");
