@@ -515,12 +515,13 @@ pub struct WebhookCreated {
 }
 
 /// The events a webhook can ask for.
-pub const EVENTS: [&str; 5] = [
+pub const EVENTS: [&str; 6] = [
     "response.created",
     "task.created",
     "task.overdue",
     "task.resolved",
     "score.changed",
+    "report.ready",
 ];
 
 /// Checks a webhook's URL and events; shared with `cxscore webhook add`.

@@ -191,7 +191,8 @@ pub async fn current_rules(store: &AnyStore) -> Result<LoopRules, StoreError> {
     })
 }
 
-/// One round: new responses, overdue tasks, the hourly score sweep. Each step
+/// One round: new responses, overdue tasks, the hourly score sweep and
+/// scheduled reports. Each step
 /// fails on its own: an error is logged and the next step still runs.
 pub async fn tick(
     store: &AnyStore,
@@ -226,6 +227,12 @@ pub async fn tick(
         *last_sweep = now;
         if let Err(e) = score_sweep(store, config, &rules, now).await {
             eprintln!("cxscore: follow-up loop: score sweep: {e}");
+        }
+        if let Err(e) = crate::schedule::run_due(store, now.div_euclid(86_400) as i32, now).await {
+            eprintln!(
+                "cxscore: follow-up loop: scheduled reports: {}",
+                e.message()
+            );
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod mail;
 pub mod pages;
 pub mod pages_loop;
 pub mod respond;
+pub mod schedule;
 pub mod stats;
 pub mod svg;
 

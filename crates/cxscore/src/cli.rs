@@ -321,8 +321,25 @@ pub struct DriversArgs {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The report file (.html).
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["every", "schedules", "unschedule"])]
+    pub out: Option<PathBuf>,
+    /// Schedule the report instead: written by `cxscore serve` once a week or a month into --dir.
+    #[arg(
+        long,
+        value_name = "week|month",
+        requires = "dir",
+        conflicts_with = "out"
+    )]
+    pub every: Option<String>,
+    /// Folder scheduled reports are written to (cxscore-SURVEY-PERIOD.html).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// List the scheduled reports.
+    #[arg(long, conflicts_with_all = ["out", "every"])]
+    pub schedules: bool,
+    /// Remove a scheduled report.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["out", "every"])]
+    pub unschedule: Option<u32>,
     /// Survey id or slug (default: the newest).
     #[arg(long, value_name = "ID")]
     pub survey: Option<String>,

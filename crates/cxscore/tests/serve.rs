@@ -1089,5 +1089,74 @@ fn report_writes_a_self_contained_html_file() {
         None,
     );
     assert_eq!(res.status.code(), Some(2));
+
+    // A weekly report: `serve` writes it once per week into the folder.
+    let reports = dir.join("reports");
+    let folder = reports.to_str().expect("path");
+    let res = cx(&db, &["report", "--every", "day", "--dir", folder], None);
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("week or month"));
+    let res = cx(
+        &db,
+        &[
+            "report", "--every", "week", "--dir", folder, "--survey", "nope",
+        ],
+        None,
+    );
+    assert_eq!(
+        res.status.code(),
+        Some(2),
+        "an unknown survey is refused at once"
+    );
+    ok(
+        &db,
+        &[
+            "report",
+            "--every",
+            "week",
+            "--dir",
+            folder,
+            "--survey",
+            "relationship-2026",
+            "--lang",
+            "en",
+        ],
+    );
+    let listed = ok(&db, &["report", "--schedules"]);
+    assert!(listed.contains("every week"), "{listed}");
+    for _ in 0..2 {
+        let server = serve(&db, &[]);
+        let started = Instant::now();
+        let files = loop {
+            let files: Vec<_> = std::fs::read_dir(&reports)
+                .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+                .unwrap_or_default();
+            if !files.is_empty() || started.elapsed() > Duration::from_secs(20) {
+                break files;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        drop(server);
+        assert_eq!(
+            files.len(),
+            1,
+            "one report per week, also after a restart: {files:?}"
+        );
+        let name = files[0]
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string();
+        assert!(
+            name.starts_with("cxscore-relationship-2026-") && name.contains("-W"),
+            "{name}"
+        );
+        let html = std::fs::read_to_string(&files[0]).expect("report");
+        assert!(html.contains("<svg") && !html.contains("<script"));
+    }
+    assert!(!ok(&db, &["report", "--schedules"]).contains("last —"));
+    ok(&db, &["report", "--unschedule", "1"]);
+    let res = cx(&db, &["report", "--unschedule", "1"], None);
+    assert_eq!(res.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).ok();
 }
