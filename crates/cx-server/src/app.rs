@@ -26,6 +26,7 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/app", get(overview))
         .route("/app/report.html", get(report))
+        .route("/app/report.pdf", get(report_pdf))
         .route("/app/drivers", get(drivers_page))
         .route("/app/feedback", get(feedback_page))
         .route("/app/accounts", get(accounts_page))
@@ -421,6 +422,55 @@ async fn report(State(state): State<Shared>, uri: axum::http::Uri, headers: Head
             r
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// The same report as a PDF (the overview's content and filters; charts as vectors).
+async fn report_pdf(
+    State(state): State<Shared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    let p = match page_request(&state, &uri, &headers).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let viewer = crate::dashboard::Viewer {
+        lang: &p.lang,
+        csrf: "",
+        username: &p.user.username,
+        standalone: true,
+    };
+    let view = match crate::dashboard::overview(&state.store, &p.params, &viewer).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let blocks = view.pdf_blocks();
+    // Fonts are read from disk and the PDF laid out on a blocking thread.
+    let made = tokio::task::spawn_blocking(move || {
+        let (_, font) = cx_pdf::find_font(None)?;
+        cx_pdf::render(&blocks, font)
+    })
+    .await;
+    match made {
+        Ok(Ok(pdf)) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"cxscore-report.pdf\"",
+                ),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            pdf,
+        )
+            .into_response(),
+        Ok(Err(cx_pdf::PdfError::NoFont(m))) => {
+            crate::error::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "no_font", m)
+                .into_response()
+        }
+        Ok(Err(e)) => crate::error::ApiError::internal("the PDF report", e).into_response(),
+        Err(e) => crate::error::ApiError::internal("the PDF report", e).into_response(),
     }
 }
 

@@ -292,9 +292,107 @@ pub struct Overview {
     aspects: Vec<Aspect>,
     invitations: Option<(u64, u64, String)>,
     report_link: String,
+    pdf_link: String,
     query: String,
     generated: String,
     empty: bool,
+}
+
+impl Overview {
+    /// The report's content as PDF blocks: the same tiles, charts, tables
+    /// and filters as the HTML report.
+    pub fn pdf_blocks(&self) -> Vec<cx_pdf::Block> {
+        use cx_pdf::Block;
+        let l = self.l;
+        let mut b = vec![Block::Title(self.title.clone())];
+        let mut note = format!("{} {}", l.generated, self.generated);
+        if !self.filter_summary.is_empty() {
+            note.push_str(&format!(" · {}", self.filter_summary));
+        }
+        b.push(Block::Note(note));
+        if self.empty {
+            b.push(Block::Text(l.no_data.to_string()));
+            return b;
+        }
+        b.push(Block::Heading(format!(
+            "{} ({})",
+            self.latest_period, l.latest
+        )));
+        b.push(Block::Tiles(
+            self.tiles
+                .iter()
+                .map(|t| {
+                    let mut detail = vec![format!("95% CI {} · n {}", t.ci, t.n)];
+                    if !t.change.is_empty() {
+                        let arrow = match t.direction {
+                            "up" => "▲ ",
+                            "down" => "▼ ",
+                            _ => "",
+                        };
+                        detail.push(format!("{arrow}{}", t.change));
+                    }
+                    (t.label.clone(), t.value.clone(), detail)
+                })
+                .collect(),
+        ));
+        b.push(Block::Heading(l.trend.to_string()));
+        b.extend(self.trend_svgs.iter().cloned().map(Block::Svg));
+        b.push(Block::Heading(format!("{}: {}", l.breakdown, self.by)));
+        if !self.breakdown_svg.is_empty() {
+            b.push(Block::Svg(self.breakdown_svg.clone()));
+        }
+        let mut header: Vec<String> = self.sort_links.iter().map(|(c, _, _)| c.clone()).collect();
+        header.push(String::new());
+        b.push(Block::Table(
+            header,
+            self.rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.key.clone(),
+                        r.n.to_string(),
+                        format!("{} {}", r.nps, r.nps_ci),
+                        r.csat.clone(),
+                        r.ces.clone(),
+                        r.csi.clone(),
+                        r.note.clone(),
+                    ]
+                })
+                .collect(),
+        ));
+        if !self.aspects.is_empty() {
+            b.push(Block::Heading(l.aspects.to_string()));
+            b.push(Block::Table(
+                vec![
+                    String::new(),
+                    "mean".into(),
+                    "index 0–100".into(),
+                    "n".into(),
+                    String::new(),
+                ],
+                self.aspects
+                    .iter()
+                    .map(|a| {
+                        vec![
+                            a.name.clone(),
+                            a.mean.clone(),
+                            a.index.clone(),
+                            a.n.to_string(),
+                            a.mark.clone(),
+                        ]
+                    })
+                    .collect(),
+            ));
+        }
+        if let Some((sent, used, rate)) = &self.invitations {
+            b.push(Block::Heading(l.invitations.to_string()));
+            b.push(Block::Text(format!(
+                "{} {sent} · {} {used} · {} {rate}",
+                l.sent, l.answered, l.rate
+            )));
+        }
+        b
+    }
 }
 
 fn num(v: &Value, decimals: usize) -> String {
@@ -401,6 +499,7 @@ pub async fn overview(
         aspects: Vec::new(),
         invitations: None,
         report_link: format!("/app/report.html?{}", params.query(None)),
+        pdf_link: format!("/app/report.pdf?{}", params.query(None)),
         query: params.query(None),
         generated: crate::respond::now().1,
         empty: true,

@@ -1530,6 +1530,30 @@ async fn the_overview_shows_the_apis_figures_and_escapes_what_respondents_wrote(
     assert!(
         !report.contains("<form") && !report.contains("href=\"http") && !report.contains("src=")
     );
+    // And as a PDF, linked from the page (CI has a CJK font; without one, a clear 503).
+    assert!(page.contains("/app/report.pdf?"));
+    let r = browser
+        .get(format!(
+            "{}/app/report.pdf?survey=relationship-2026&lang=en",
+            s.url
+        ))
+        .send()
+        .await
+        .expect("get");
+    if r.status() == 503 && std::env::var_os("CI").is_none() {
+        let e: Value = r.json().await.expect("json");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .expect("message")
+                .contains("font")
+        );
+    } else {
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/pdf");
+        let pdf = r.bytes().await.expect("body");
+        assert!(pdf.starts_with(b"%PDF-"));
+    }
 }
 
 /// Text as askama writes it into HTML.

@@ -320,9 +320,13 @@ pub struct DriversArgs {
 /// `cxscore report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// The report file (.html).
+    /// The report file: .html (self-contained) or .pdf (same content).
     #[arg(long, value_name = "FILE", required_unless_present_any = ["every", "schedules", "unschedule"])]
     pub out: Option<PathBuf>,
+    /// A font with Chinese characters for the PDF (default: a system font such as
+    /// WenQuanYi or Noto CJK; env CXSCORE_PDF_FONT).
+    #[arg(long, value_name = "FILE")]
+    pub font: Option<PathBuf>,
     /// Schedule the report instead: written by `cxscore serve` once a week or a month into --dir.
     #[arg(
         long,

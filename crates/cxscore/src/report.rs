@@ -27,12 +27,22 @@ pub fn run(args: &ReportArgs, db: &str) -> Result<(), Failure> {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if ext != "html" && ext != "htm" {
+    let pdf = ext == "pdf";
+    if ext != "html" && ext != "htm" && !pdf {
         return Err(Failure::bad_input(anyhow!(
-            "--out {}: write the report as .html (PDF output is not available yet)",
+            "--out {}: write the report as .html or .pdf",
             out.display()
         )));
     }
+    let font = if pdf {
+        Some(
+            cx_pdf::find_font(args.font.as_deref())
+                .map_err(|e| Failure::bad_input(anyhow!("{e}")))?
+                .1,
+        )
+    } else {
+        None
+    };
     let params = ViewParams::parse(&view_query(args)?);
     let html = block_on(async {
         let store = cx_store::open(db).await.map_err(store_failure)?;
@@ -45,7 +55,14 @@ pub fn run(args: &ReportArgs, db: &str) -> Result<(), Failure> {
         let view = overview(&store, &params, &viewer)
             .await
             .map_err(|e| Failure::bad_input(anyhow!(e.message)))?;
-        view.render().map_err(Failure::runtime)
+        match font {
+            Some(font) => cx_pdf::render(&view.pdf_blocks(), font)
+                .map_err(|e| Failure::runtime(anyhow!("{e}"))),
+            None => view
+                .render()
+                .map(String::into_bytes)
+                .map_err(Failure::runtime),
+        }
     })?;
     std::fs::write(&out, html)
         .with_context(|| format!("writing {}", out.display()))

@@ -1079,10 +1079,62 @@ fn report_writes_a_self_contained_html_file() {
     );
     let html = std::fs::read_to_string(&out).expect("written");
     assert!(html.contains("region = 华东") && html.contains("细分"));
+    // The same report as a PDF (needs a CJK font: CI installs one).
     let pdf = dir.join("r.pdf");
-    let res = cx(&db, &["report", "--out", pdf.to_str().expect("path")], None);
+    let res = cx(
+        &db,
+        &[
+            "report",
+            "--out",
+            pdf.to_str().expect("path"),
+            "--where",
+            "region=华东",
+            "--lang",
+            "zh",
+        ],
+        None,
+    );
+    if res.status.code() == Some(2)
+        && String::from_utf8_lossy(&res.stderr).contains("font")
+        && std::env::var_os("CI").is_none()
+    {
+        eprintln!("no CJK font here: PDF report skipped");
+    } else {
+        assert!(
+            res.status.success(),
+            "{}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let bytes = std::fs::read(&pdf).expect("pdf");
+        assert!(bytes.starts_with(b"%PDF-") && bytes.len() > 5_000);
+        let text = String::from_utf8_lossy(&bytes);
+        let pages = text.matches("/Type/Page").count() - text.matches("/Type/Pages").count();
+        assert!(pages >= 1);
+    }
+    let res = cx(
+        &db,
+        &[
+            "report",
+            "--out",
+            pdf.to_str().expect("path"),
+            "--font",
+            "/nonexistent.ttf",
+        ],
+        None,
+    );
     assert_eq!(res.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&res.stderr).contains(".html"));
+    assert!(String::from_utf8_lossy(&res.stderr).contains("/nonexistent.ttf"));
+    let res = cx(
+        &db,
+        &[
+            "report",
+            "--out",
+            dir.join("r.docx").to_str().expect("path"),
+        ],
+        None,
+    );
+    assert_eq!(res.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&res.stderr).contains(".pdf"));
     let res = cx(
         &db,
         &["report", "--out", path, "--where", "color=red"],
