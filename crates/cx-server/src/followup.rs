@@ -228,7 +228,7 @@ pub async fn tick(
         if let Err(e) = score_sweep(store, config, &rules, now).await {
             eprintln!("cxscore: follow-up loop: score sweep: {e}");
         }
-        if let Err(e) = crate::schedule::run_due(store, now.div_euclid(86_400) as i32, now).await {
+        if let Err(e) = crate::schedule::run_due(store, now.div_euclid(86_400) as i32).await {
             eprintln!(
                 "cxscore: follow-up loop: scheduled reports: {}",
                 e.message()

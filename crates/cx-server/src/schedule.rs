@@ -129,10 +129,10 @@ async fn render(store: &AnyStore, view: &str, lang: &str) -> Result<(String, Str
 }
 
 /// Writes every report due on `today`; returns the files written.
-pub async fn run_due(store: &AnyStore, today: i32, now: i64) -> Result<Vec<String>, ApiError> {
+pub async fn run_due(store: &AnyStore, today: i32) -> Result<Vec<String>, ApiError> {
     let mut list = schedules(store).await?;
     let mut written = Vec::new();
-    let mut changed = false;
+    let mut events = Vec::new();
     for s in &mut list {
         let Some(label) = period_label(&s.every, today) else {
             continue;
@@ -154,16 +154,20 @@ pub async fn run_due(store: &AnyStore, today: i32, now: i64) -> Result<Vec<Strin
             "file": file,
             "html": html,
         });
-        store
-            .enqueue("report.ready", &body.to_string(), now)
-            .await?;
+        events.push(("report.ready".to_string(), body.to_string()));
         s.last = Some(label);
         written.push(file);
-        changed = true;
     }
-    if changed {
-        save(store, &list).await?;
+    if written.is_empty() {
+        return Ok(written);
     }
+    // Files first (writing one again is harmless); then the periods written and
+    // their events in one transaction, so a crash in between rewrites the same
+    // file rather than announcing it twice or forgetting it.
+    let text = serde_json::to_string(&list).map_err(|e| ApiError::internal("schedules", e))?;
+    store
+        .open_tasks(&[], &events, None, &[(KEY.to_string(), text)])
+        .await?;
     Ok(written)
 }
 

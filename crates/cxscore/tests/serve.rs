@@ -1176,24 +1176,29 @@ fn report_writes_a_self_contained_html_file() {
     );
     let listed = ok(&db, &["report", "--schedules"]);
     assert!(listed.contains("every week"), "{listed}");
-    for _ in 0..2 {
+    let mut written_at = None;
+    for run in 0..2 {
         let server = serve(&db, &[]);
         let started = Instant::now();
-        let files = loop {
-            let files: Vec<_> = std::fs::read_dir(&reports)
-                .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
-                .unwrap_or_default();
-            if !files.is_empty() || started.elapsed() > Duration::from_secs(20) {
-                break files;
-            }
+        // Done when the schedule records the period written (after the file).
+        while ok(&db, &["report", "--schedules"]).contains("last —") {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the report was never recorded"
+            );
             std::thread::sleep(Duration::from_millis(100));
-        };
+        }
+        if run == 1 {
+            // A restart in the same week writes nothing again.
+            std::thread::sleep(Duration::from_millis(1500));
+        }
         drop(server);
-        assert_eq!(
-            files.len(),
-            1,
-            "one report per week, also after a restart: {files:?}"
-        );
+        let files: Vec<_> = std::fs::read_dir(&reports)
+            .expect("folder")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(files.len(), 1, "one report per week: {files:?}");
         let name = files[0]
             .file_name()
             .expect("name")
@@ -1205,6 +1210,13 @@ fn report_writes_a_self_contained_html_file() {
         );
         let html = std::fs::read_to_string(&files[0]).expect("report");
         assert!(html.contains("<svg") && !html.contains("<script"));
+        let modified = std::fs::metadata(&files[0])
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        match written_at {
+            None => written_at = Some(modified),
+            Some(first) => assert_eq!(first, modified, "not written again after a restart"),
+        }
     }
     assert!(!ok(&db, &["report", "--schedules"]).contains("last —"));
     ok(&db, &["report", "--unschedule", "1"]);
