@@ -120,6 +120,7 @@ pub struct Words {
     pub(crate) change: &'static str,
     pub(crate) add: &'static str,
     pub(crate) survey: &'static str,
+    pub(crate) action: &'static str,
 }
 
 const ZH: Words = Words {
@@ -188,6 +189,7 @@ const ZH: Words = Words {
     change: "变化",
     add: "添加",
     survey: "问卷",
+    action: "措施",
 };
 
 const EN: Words = Words {
@@ -256,6 +258,7 @@ const EN: Words = Words {
     change: "Change",
     add: "Add",
     survey: "Survey",
+    action: "Action",
 };
 
 /// The words for `lang`.
