@@ -14,6 +14,7 @@ pub mod actions;
 pub mod api;
 pub mod api_accounts;
 pub mod app;
+pub mod app_loop;
 pub mod auth;
 pub mod cache;
 pub mod commit;
@@ -28,6 +29,7 @@ pub mod respond;
 pub mod schedule;
 pub mod stats;
 pub mod svg;
+pub mod tasks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
