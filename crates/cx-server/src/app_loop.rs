@@ -185,6 +185,44 @@ pub(crate) fn checked_form(
     }
 }
 
+/// A signed-in form: the session, its CSRF token checked, the role allowed.
+pub(crate) struct Form {
+    pub(crate) p: PageRequest,
+    pub(crate) fields: Vec<(String, String)>,
+}
+
+impl Form {
+    /// A field, trimmed; `None` when absent or blank.
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Reads a signed-in form that needs `need` (`what` says what is refused).
+pub(crate) async fn signed_form(
+    state: &Shared,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    need: crate::auth::Need,
+    what: &str,
+) -> Result<Form, Response> {
+    let p = page_request(state, uri, headers).await?;
+    let fields = checked_form(&p, body).map_err(IntoResponse::into_response)?;
+    if !role_allows(&p.user, need) {
+        return Err(crate::error::ApiError::forbidden(format!(
+            "the {} role cannot {what}",
+            p.user.role
+        ))
+        .into_response());
+    }
+    Ok(Form { p, fields })
+}
+
 pub(crate) async fn task_post(
     State(state): State<Shared>,
     axum::extract::Path(id): axum::extract::Path<i64>,
@@ -192,28 +230,21 @@ pub(crate) async fn task_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let p = match page_request(&state, &uri, &headers).await {
-        Ok(p) => p,
+    let sent = match signed_form(
+        &state,
+        &uri,
+        &headers,
+        &body,
+        crate::auth::Need::Tasks,
+        "change tasks",
+    )
+    .await
+    {
+        Ok(f) => f,
         Err(r) => return r,
     };
-    let fields = match checked_form(&p, &body) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    if !role_allows(&p.user, crate::auth::Need::Tasks) {
-        return crate::error::ApiError::forbidden(format!(
-            "the {} role cannot change tasks",
-            p.user.role
-        ))
-        .into_response();
-    }
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let p = &sent.p;
+    let get = |k: &str| sent.get(k);
     let update = crate::followup::TaskUpdate {
         status: get("status"),
         owner: get("owner"),
@@ -237,7 +268,7 @@ pub(crate) async fn task_post(
                 notice: view.notice,
                 ..Default::default()
             };
-            render_task(&state, &p, id, form, view.resurvey_link, StatusCode::OK).await
+            render_task(&state, p, id, form, view.resurvey_link, StatusCode::OK).await
         }
         Err(crate::followup::UpdateError::Invalid(_, message)) => {
             let form = crate::pages_loop::TaskForm {
@@ -245,7 +276,7 @@ pub(crate) async fn task_post(
                 draft: Some(update),
                 notice: None,
             };
-            render_task(&state, &p, id, form, None, StatusCode::UNPROCESSABLE_ENTITY).await
+            render_task(&state, p, id, form, None, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(crate::followup::UpdateError::Store(e)) => {
             crate::error::ApiError::from(e).into_response()
@@ -314,23 +345,25 @@ pub(crate) async fn scorecard_post(
     body: Bytes,
 ) -> Response {
     use cx_store::followup::FollowUpStore;
-    let p = match page_request(&state, &uri, &headers).await {
-        Ok(p) => p,
+    let sent = match signed_form(
+        &state,
+        &uri,
+        &headers,
+        &body,
+        crate::auth::Need::Manage,
+        "change the scorecard",
+    )
+    .await
+    {
+        Ok(f) => f,
         Err(r) => return r,
     };
-    let fields = match checked_form(&p, &body) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    if !role_allows(&p.user, crate::auth::Need::Manage) {
-        return crate::error::ApiError::forbidden("only admins can change the scorecard")
-            .into_response();
-    }
+    let (p, fields) = (&sent.p, &sent.fields);
     let current = match crate::followup::current_scorecard(&state.store).await {
         Ok(c) => c,
         Err(e) => return crate::error::ApiError::from(e).into_response(),
     };
-    match crate::pages_loop::scorecard_from_form(&fields, &current) {
+    match crate::pages_loop::scorecard_from_form(fields, &current) {
         Ok(card) => {
             if let Err(e) = state
                 .store
@@ -342,7 +375,7 @@ pub(crate) async fn scorecard_post(
             let message = crate::pages_loop::saved_message(&p.lang);
             render_scorecard(
                 &state,
-                &p,
+                p,
                 &card,
                 message,
                 String::new(),
@@ -354,12 +387,12 @@ pub(crate) async fn scorecard_post(
         Err(e) => {
             render_scorecard(
                 &state,
-                &p,
+                p,
                 &current,
                 String::new(),
                 e,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Some(&fields),
+                Some(fields),
             )
             .await
         }
@@ -374,28 +407,21 @@ pub(crate) async fn assessment_post(
     body: Bytes,
 ) -> Response {
     use cx_store::accounts::AccountStore;
-    let p = match page_request(&state, &uri, &headers).await {
-        Ok(p) => p,
+    let sent = match signed_form(
+        &state,
+        &uri,
+        &headers,
+        &body,
+        crate::auth::Need::Tasks,
+        "record assessments",
+    )
+    .await
+    {
+        Ok(f) => f,
         Err(r) => return r,
     };
-    let fields = match checked_form(&p, &body) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    if !role_allows(&p.user, crate::auth::Need::Tasks) {
-        return crate::error::ApiError::forbidden(format!(
-            "the {} role cannot record assessments",
-            p.user.role
-        ))
-        .into_response();
-    }
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let p = &sent.p;
+    let get = |k: &str| sent.get(k);
     let mut ratings = serde_json::Map::new();
     for d in cx_core::model::customer::RELATIONSHIP_DIMENSIONS {
         if let Some(v) = get(&format!("r_{d}")) {
@@ -421,7 +447,7 @@ pub(crate) async fn assessment_post(
         ))
         .into_response(),
         Err(message) => {
-            crate::app::render_account(&state, &p, &code, message, StatusCode::UNPROCESSABLE_ENTITY)
+            crate::app::render_account(&state, p, &code, message, StatusCode::UNPROCESSABLE_ENTITY)
                 .await
         }
     }
@@ -463,28 +489,21 @@ pub(crate) async fn action_post(
     body: Bytes,
 ) -> Response {
     use cx_store::followup::FollowUpStore;
-    let p = match page_request(&state, &uri, &headers).await {
-        Ok(p) => p,
+    let sent = match signed_form(
+        &state,
+        &uri,
+        &headers,
+        &body,
+        crate::auth::Need::Tasks,
+        "record actions",
+    )
+    .await
+    {
+        Ok(f) => f,
         Err(r) => return r,
     };
-    let fields = match checked_form(&p, &body) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
-    if !role_allows(&p.user, crate::auth::Need::Tasks) {
-        return crate::error::ApiError::forbidden(format!(
-            "the {} role cannot record actions",
-            p.user.role
-        ))
-        .into_response();
-    }
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let p = &sent.p;
+    let get = |k: &str| sent.get(k);
     let new = crate::actions::NewAction {
         title: get("title").unwrap_or_default(),
         survey: get("survey").unwrap_or_default(),
@@ -507,7 +526,7 @@ pub(crate) async fn action_post(
         Err(e) => {
             render_tasks(
                 &state,
-                &p,
+                p,
                 &uri,
                 e.message(),
                 StatusCode::UNPROCESSABLE_ENTITY,
