@@ -214,7 +214,9 @@ pub async fn tick(
     };
     loop {
         match process_responses(store, config, &rules, surveys, now, Some(live)).await {
-            Ok(BATCH) => continue,
+            Ok(Looked {
+                responses: BATCH, ..
+            }) => continue,
             Ok(_) => break,
             Err(e) => {
                 eprintln!("cxscore: follow-up loop: new responses: {e}");
@@ -370,7 +372,16 @@ pub async fn score_sweep(
     })
 }
 
-/// Looks at up to [`BATCH`] new responses; returns how many.
+/// What one round over new responses did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Looked {
+    /// Responses looked at.
+    pub responses: usize,
+    /// Tasks opened for them.
+    pub opened: usize,
+}
+
+/// Looks at up to [`BATCH`] new responses.
 pub async fn process_responses(
     store: &AnyStore,
     config: &LoopConfig,
@@ -378,7 +389,7 @@ pub async fn process_responses(
     surveys: &mut SurveyCache,
     now: i64,
     live: Option<&Live>,
-) -> Result<usize, StoreError> {
+) -> Result<Looked, StoreError> {
     let cursor = store
         .setting(CURSOR_KEY)
         .await?
@@ -386,7 +397,7 @@ pub async fn process_responses(
         .unwrap_or(0);
     let fresh = store.responses_for_loop(cursor, BATCH as i64).await?;
     let Some(last) = fresh.last().map(|r| r.id) else {
-        return Ok(0);
+        return Ok(Looked::default());
     };
     let mut tasks = Vec::new();
     let mut events = Vec::new();
@@ -414,17 +425,20 @@ pub async fn process_responses(
         .open_tasks(&tasks, &events, Some((cursor, last)), &[])
         .await
     {
-        Ok(_) => {
+        Ok(ids) => {
             // Pages showing the live feed get what was just committed and looked at.
             if let Some(live) = live {
                 for (_, body) in &events {
                     let _ = live.send(body.clone());
                 }
             }
-            Ok(fresh.len())
+            Ok(Looked {
+                responses: fresh.len(),
+                opened: ids.iter().filter(|id| id.is_some()).count(),
+            })
         }
         // Another process (a second server, `tasks scan`) took these responses.
-        Err(StoreError::Conflict(_)) => Ok(0),
+        Err(StoreError::Conflict(_)) => Ok(Looked::default()),
         Err(e) => Err(e),
     }
 }

@@ -402,22 +402,11 @@ pub fn run_tasks(cmd: &TasksCommand, db: &str, format: OutputFormat) -> Result<(
                     max_age_days: *max_age_days,
                     ..LoopConfig::default()
                 };
-                let before = store
-                    .tasks(
-                        &TaskQuery {
-                            limit: 1_000_000,
-                            ..TaskQuery::default()
-                        },
-                        now(),
-                    )
-                    .await
-                    .map_err(store_failure)?
-                    .len();
                 let rules = followup::current_rules(&store)
                     .await
                     .map_err(store_failure)?;
                 let mut surveys = followup::SurveyCache::default();
-                let mut looked = 0;
+                let (mut looked, mut opened) = (0, 0);
                 loop {
                     let n = followup::process_responses(
                         &store,
@@ -429,8 +418,9 @@ pub fn run_tasks(cmd: &TasksCommand, db: &str, format: OutputFormat) -> Result<(
                     )
                     .await
                     .map_err(store_failure)?;
-                    looked += n;
-                    if n == 0 {
+                    looked += n.responses;
+                    opened += n.opened;
+                    if n.responses == 0 {
                         break;
                     }
                 }
@@ -441,18 +431,7 @@ pub fn run_tasks(cmd: &TasksCommand, db: &str, format: OutputFormat) -> Result<(
                 let sweep = followup::score_sweep(&store, &config, &rules, now())
                     .await
                     .map_err(store_failure)?;
-                let after = store
-                    .tasks(
-                        &TaskQuery {
-                            limit: 1_000_000,
-                            ..TaskQuery::default()
-                        },
-                        now(),
-                    )
-                    .await
-                    .map_err(store_failure)?
-                    .len();
-                let opened = after - before;
+                let opened = opened + sweep.opened;
                 match format {
                     OutputFormat::Json => println!(
                         "{}",

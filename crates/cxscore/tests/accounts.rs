@@ -157,6 +157,12 @@ fn scores_scorecards_tasks_and_webhooks_from_the_command_line() {
     let n = tasks.as_array().expect("tasks").len();
     assert!(n > 10, "{n} demo tasks");
     let first = json(&db, &["tasks", "scan"]);
+    let after_scan = json(&db, &["tasks", "list", "--status", "all"]);
+    assert_eq!(
+        first["opened"].as_u64().expect("opened") as usize,
+        after_scan.as_array().expect("tasks").len() - n,
+        "the count reported is the tasks that appeared: {first}"
+    );
     let again = json(&db, &["tasks", "scan"]);
     assert_eq!(again["opened"], 0, "{first} then {again}");
     assert_eq!(again["responses"], 0);
