@@ -26,6 +26,7 @@ pub mod customer;
 pub mod error;
 pub mod model;
 pub mod period;
+pub mod programme;
 pub mod stats;
 pub mod survey;
 pub mod value;

@@ -264,6 +264,7 @@ impl ImportKind {
                     false,
                     &["电话", "手机", "手机号", "联系电话", "phone", "mobile"],
                 ),
+                ("time_zone", false, &["时区", "time_zone", "timezone", "tz"]),
             ],
             ImportKind::Transactions => &[
                 (
@@ -1099,6 +1100,7 @@ impl<'a> RowReader<'a> {
             influence,
             email: self.cell(row, "email").map(String::from),
             phone: self.cell(row, "phone").map(String::from),
+            time_zone: self.cell(row, "time_zone").map(String::from),
         })
     }
 

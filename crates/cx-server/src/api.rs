@@ -59,6 +59,7 @@ pub fn routes() -> Router<Shared> {
         .route("/tokens", get(list_tokens).post(create_token))
         .route("/tokens/{id}", delete(revoke_token))
         .merge(crate::api_accounts::routes())
+        .merge(crate::api_programmes::routes())
         .fallback(|| async {
             ApiError::not_found("no such API endpoint; see /api/v1/openapi.json")
         })
@@ -71,7 +72,10 @@ pub fn routes() -> Router<Shared> {
         crate::api_accounts::list_accounts, crate::api_accounts::list_actions, crate::api_accounts::create_action, crate::api_accounts::patch_action, crate::api_accounts::get_account, crate::api_accounts::put_assessment, crate::api_accounts::get_scorecard, crate::api_accounts::put_scorecard,
         crate::api_accounts::get_rules, crate::api_accounts::put_rules, crate::api_accounts::list_tasks, crate::api_accounts::task_metrics,
         crate::api_accounts::get_task, crate::api_accounts::patch_task, crate::api_accounts::list_webhooks, crate::api_accounts::create_webhook,
-        crate::api_accounts::delete_webhook, crate::api_accounts::list_deliveries, crate::api_accounts::redeliver),
+        crate::api_accounts::delete_webhook, crate::api_accounts::list_deliveries, crate::api_accounts::redeliver,
+        crate::api_programmes::list_programmes, crate::api_programmes::create_programme, crate::api_programmes::get_programme, crate::api_programmes::put_programme,
+        crate::api_programmes::patch_programme, crate::api_programmes::programme_rates, crate::api_programmes::programme_messages, crate::api_programmes::programme_rewards,
+        crate::api_programmes::list_coupons, crate::api_programmes::add_coupons, crate::api_programmes::get_contact_rules, crate::api_programmes::put_contact_rules),
     components(schemas(TextBody, TextResults, FeedbackPage, FeedbackRow, ImportResult, ErrorBody, SurveySummary, SurveyDetail, Created, SubmitBody, SubmitResult, ResponsesPage, ResponseRow, InvitationsBody, InvitationResult, TokenBody, TokenCreated, TokenRow,
         crate::api_accounts::AccountRow, crate::api_accounts::ActionStatus, crate::actions::NewAction, crate::actions::ActionView, crate::actions::Effect, crate::api_accounts::AccountDetail, crate::api_accounts::AssessmentBody, crate::api_accounts::HistoryPoint, crate::followup::TaskUpdate,
         crate::api_accounts::WebhookBody, crate::api_accounts::WebhookCreated)),

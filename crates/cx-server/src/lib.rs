@@ -13,6 +13,7 @@
 pub mod actions;
 pub mod api;
 pub mod api_accounts;
+pub mod api_programmes;
 pub mod app;
 pub mod app_loop;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod limits;
 pub mod mail;
 pub mod pages;
 pub mod pages_loop;
+pub mod programmes;
 pub mod respond;
 pub mod schedule;
 pub mod stats;
@@ -126,6 +128,11 @@ impl AppState {
         };
         let (live, _) = tokio::sync::broadcast::channel(256);
         let wake = if config.follow_up {
+            programmes::start(
+                store.clone(),
+                programmes::SendConfig::from(&loop_config),
+                std::time::Duration::from_secs(5),
+            );
             followup::start(store.clone(), loop_config.clone(), live.clone())
         } else {
             followup::Wake::default()

@@ -101,6 +101,33 @@ pub struct Mail {
     pub subject: String,
     /// Plain-text body.
     pub body: String,
+    /// An HTML alternative of the body.
+    pub html: Option<String>,
+    /// More headers (`List-Unsubscribe`, …); values are cleaned of line breaks.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Mail {
+    /// A plain-text message.
+    pub fn text(to: Vec<String>, subject: String, body: String) -> Mail {
+        Mail {
+            to,
+            subject,
+            body,
+            html: None,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// A base64 body split into 76-character lines.
+fn base64_lines(text: &str) -> Vec<String> {
+    STANDARD
+        .encode(text.as_bytes())
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
 }
 
 /// `=?UTF-8?B?…?=` words when the text is not plain ASCII, each at most 75
@@ -128,7 +155,6 @@ fn header_text(text: &str) -> String {
 
 /// The message as sent after DATA (CRLF line ends, base64 body, final dot).
 pub fn render(from: &str, mail: &Mail, date: &str, id: &str) -> String {
-    let body = STANDARD.encode(mail.body.as_bytes());
     let mut lines: Vec<String> = vec![
         format!("From: cxscore <{from}>"),
         format!("To: {}", mail.to.join(", ")),
@@ -136,15 +162,34 @@ pub fn render(from: &str, mail: &Mail, date: &str, id: &str) -> String {
         format!("Date: {date}"),
         format!("Message-ID: <{id}@cxscore>"),
         "MIME-Version: 1.0".into(),
-        "Content-Type: text/plain; charset=UTF-8".into(),
-        "Content-Transfer-Encoding: base64".into(),
-        String::new(),
     ];
-    lines.extend(
-        body.as_bytes()
-            .chunks(76)
-            .map(|c| String::from_utf8_lossy(c).into_owned()),
-    );
+    for (k, v) in &mail.headers {
+        let clean = |t: &str| t.replace(['\r', '\n'], " ");
+        lines.push(format!("{}: {}", clean(k).replace(':', ""), clean(v)));
+    }
+    match &mail.html {
+        None => {
+            lines.push("Content-Type: text/plain; charset=UTF-8".into());
+            lines.push("Content-Transfer-Encoding: base64".into());
+            lines.push(String::new());
+            lines.extend(base64_lines(&mail.body));
+        }
+        Some(html) => {
+            let boundary = format!("=_cxscore_{id}");
+            lines.push(format!(
+                "Content-Type: multipart/alternative; boundary=\"{boundary}\""
+            ));
+            lines.push(String::new());
+            for (kind, part) in [("plain", &mail.body), ("html", html)] {
+                lines.push(format!("--{boundary}"));
+                lines.push(format!("Content-Type: text/{kind}; charset=UTF-8"));
+                lines.push("Content-Transfer-Encoding: base64".into());
+                lines.push(String::new());
+                lines.extend(base64_lines(part));
+            }
+            lines.push(format!("--{boundary}--"));
+        }
+    }
     lines.push(".".into());
     lines.join("\r\n") + "\r\n"
 }
@@ -365,11 +410,7 @@ pub fn event_mail(to: Vec<String>, event: &str, payload: &str) -> Mail {
     if !link.is_empty() {
         body.push_str(&format!("\n{link}\n"));
     }
-    Mail {
-        to,
-        subject: format!("[cxscore] {zh} / {en}: {subject_detail}"),
-        body,
-    }
+    Mail::text(to, format!("[cxscore] {zh} / {en}: {subject_detail}"), body)
 }
 
 #[cfg(test)]
@@ -396,11 +437,11 @@ mod tests {
 
     #[test]
     fn messages_encode_chinese_and_end_with_a_dot() {
-        let mail = Mail {
-            to: vec!["li@example.com".into()],
-            subject: "新任务".into(),
-            body: "贬损者(NPS 2)\n".into(),
-        };
+        let mail = Mail::text(
+            vec!["li@example.com".into()],
+            "新任务".into(),
+            "贬损者(NPS 2)\n".into(),
+        );
         let m = render(
             "cx@example.com",
             &mail,

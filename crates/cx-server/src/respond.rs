@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -19,6 +19,7 @@ use bytes::Bytes;
 use cx_core::model::survey::{AnswerValue, Question, QuestionKind, SurveyDefinition};
 use cx_core::period::Date;
 use cx_core::survey::ces::CesDirection;
+use cx_store::programmes::ProgrammeStore;
 use cx_store::server::{Invitation, ServerStore, Submission, Submitted};
 use cx_store::{NewResponse, StoreError, StoredSurvey};
 use serde::Deserialize;
@@ -36,6 +37,8 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/s/{slug}", get(show).post(submit))
         .route("/s/{slug}/thanks", get(thanks))
+        .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/o/{file}", get(opened))
 }
 
 /// Interface text in one language.
@@ -309,12 +312,22 @@ async fn show(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(slug): Path<String>,
     Query(q): Query<PageQuery>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let fallback = pick_language(q.lang.as_deref(), &headers, &[]);
     if !state.limits.allow(peer.ip()) {
         return too_many(&state, &fallback);
     }
+    // Answers in the link (`&q_nps=9`, the score buttons of an invitation
+    // email) are filled in; the respondent still submits the form.
+    let prefill: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .filter_map(|(k, v)| {
+            k.strip_prefix("q_")
+                .map(|id| (id.to_string(), v.into_owned()))
+        })
+        .take(50)
+        .collect();
     let survey = match survey_by_slug(&state, &slug).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -335,6 +348,11 @@ async fn show(
         Ok(TokenState::Used(_)) => {
             return message(StatusCode::OK, &lang, t.already, t.already, "");
         }
+        Ok(TokenState::Valid(i)) => {
+            if let Err(e) = state.store.mark_invitation(i.id, true, unix_now()).await {
+                eprintln!("cxscore: recording a started invitation: {e}");
+            }
+        }
         Ok(TokenState::Invalid) => {
             return message(
                 StatusCode::NOT_FOUND,
@@ -352,7 +370,7 @@ async fn show(
         .map(str::to_string)
         .unwrap_or_else(random_token);
     let form = FormState {
-        values: Vec::new(),
+        values: prefill,
         errors: Vec::new(),
         key: random_token(),
         token: q.t.unwrap_or_default(),
@@ -725,20 +743,48 @@ async fn submit(
             );
         }
     };
+    // A programme's invitation answers through its channel (a QR sheet is
+    // in person, a call list is phone); a staff member signed in who records
+    // a phone interview is kept as the interviewer.
+    let channel = match invitation.as_ref().map(|i| i.channel.as_deref()) {
+        None => "web",
+        Some(None) => "email",
+        Some(Some(c)) => cx_core::programme::Channel::parse(c)
+            .map(|c| c.response_channel())
+            .unwrap_or("email"),
+    };
+    let mut metadata = serde_json::Map::new();
+    if channel == "phone"
+        && let Ok(Some((user, _))) = crate::auth::session_user(&state, &headers).await
+    {
+        metadata.insert("interviewer".into(), serde_json::Value::from(user.username));
+    }
     let response = new_response(
         &survey,
         format!("web:{key}"),
-        if invitation.is_some() { "email" } else { "web" },
+        channel,
         &lang,
         invitation.as_ref(),
         answers,
-        serde_json::Map::new(),
+        metadata,
     );
     let submission = Submission::new(survey.id, response, invitation.as_ref().map(|i| i.id));
     match state.committer.submit(submission).await {
         Ok(Submitted::Stored(_) | Submitted::Duplicate(_)) => {
-            Redirect::to(&format!("/s/{}/thanks?lang={lang}", survey.definition.slug))
-                .into_response()
+            // The token goes on so the thank-you page can show the reward.
+            let t = if invitation.as_ref().is_some_and(|i| i.programme.is_some()) {
+                format!(
+                    "&t={}",
+                    form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
+                )
+            } else {
+                String::new()
+            };
+            Redirect::to(&format!(
+                "/s/{}/thanks?lang={lang}{t}",
+                survey.definition.slug
+            ))
+            .into_response()
         }
         Ok(Submitted::AlreadyAnswered) => {
             message(StatusCode::CONFLICT, &lang, t.already, t.already, "")
@@ -760,13 +806,172 @@ async fn thanks(
     };
     let lang = pick_language(q.lang.as_deref(), &headers, &offered);
     let t = texts(&lang);
-    message(
-        StatusCode::OK,
-        &lang,
-        t.thanks_title,
-        t.thanks_title,
-        t.thanks_body,
+    let mut body = t.thanks_body.to_string();
+    if let Some(token) = q.t.as_deref().filter(|t| !t.is_empty()) {
+        match reward_of(&state, &slug, token, &lang).await {
+            Ok(Some(text)) => body = format!("{body} {text}"),
+            Ok(None) => {}
+            Err(e) => eprintln!("cxscore: the reward of an invitation: {e}"),
+        }
+    }
+    message(StatusCode::OK, &lang, t.thanks_title, t.thanks_title, &body)
+}
+
+/// The reward of the answered invitation `token` of survey `slug`, given now
+/// if it was not yet (each coupon code at most once), as text in `lang`.
+async fn reward_of(
+    state: &Shared,
+    slug: &str,
+    token: &str,
+    lang: &str,
+) -> Result<Option<String>, StoreError> {
+    let Some(i) = state.store.invitation(&hash_secret(token)).await? else {
+        return Ok(None);
+    };
+    let Some(programme) = i.programme.filter(|_| i.used) else {
+        return Ok(None);
+    };
+    let Some(p) = state
+        .store
+        .programmes()
+        .await?
+        .into_iter()
+        .find(|p| p.id == programme && p.survey == slug)
+    else {
+        return Ok(None);
+    };
+    let Ok(def) = cx_core::programme::ProgrammeDefinition::from_json(&p.definition) else {
+        return Ok(None);
+    };
+    let reward = crate::programmes::reward(&state.store, i.id, &def, unix_now()).await?;
+    Ok(reward.map(|r| crate::programmes::reward_text(&r, lang)))
+}
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage<'a> {
+    t: &'a Texts,
+    heading: String,
+    body: String,
+    button: String,
+    token: String,
+    lang: String,
+}
+
+/// The unsubscribe link of an invitation email asks to confirm (mail
+/// scanners follow links; they do not press buttons).
+async fn unsubscribe_page(
+    State(state): State<Shared>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = pick_language(q.lang.as_deref(), &headers, &[]);
+    let t = texts(&lang);
+    match state.store.invitation(&hash_secret(&token)).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                &lang,
+                t.invalid_link,
+                t.invalid_link,
+                "",
+            );
+        }
+        Err(e) => return server_error(e),
+    }
+    let zh = lang.starts_with("zh");
+    let page = UnsubscribePage {
+        t,
+        heading: if zh {
+            "退订问卷邀请"
+        } else {
+            "Unsubscribe from surveys"
+        }
+        .into(),
+        body: if zh {
+            "确认后，我们不会再向您发送任何问卷邀请或提醒。"
+        } else {
+            "Once you confirm, we will not send you any survey invitation or reminder again."
+        }
+        .into(),
+        button: if zh { "确认退订" } else { "Unsubscribe" }.into(),
+        token: form_urlencoded::byte_serialize(token.as_bytes()).collect(),
+        lang: lang.clone(),
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => server_error(e),
+    }
+}
+
+/// Unsubscribes the invited person for good (also the one-click POST of
+/// RFC 8058 that mail programs send from `List-Unsubscribe-Post`).
+async fn unsubscribe(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = pick_language(q.lang.as_deref(), &headers, &[]);
+    let t = texts(&lang);
+    if !state.limits.allow(peer.ip()) {
+        return too_many(&state, &lang);
+    }
+    let invitation = match state.store.invitation(&hash_secret(&token)).await {
+        Ok(Some(i)) => i,
+        Ok(None) => {
+            return message(
+                StatusCode::NOT_FOUND,
+                &lang,
+                t.invalid_link,
+                t.invalid_link,
+                "",
+            );
+        }
+        Err(e) => return server_error(e),
+    };
+    if let Err(e) = state
+        .store
+        .suppress(invitation.contact.0, "unsubscribed")
+        .await
+    {
+        return server_error(e);
+    }
+    let (heading, body) = if lang.starts_with("zh") {
+        ("您已退订", "我们不会再向您发送问卷邀请。感谢您告诉我们。")
+    } else {
+        (
+            "You are unsubscribed",
+            "We will not send you survey invitations again. Thank you for letting us know.",
+        )
+    };
+    message(StatusCode::OK, &lang, heading, heading, body)
+}
+
+/// The 1×1 image of an invitation email: records that it was opened.
+async fn opened(State(state): State<Shared>, Path(file): Path<String>) -> Response {
+    const GIF: &[u8] = &[
+        0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00,
+        0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+    ];
+    let token = file.strip_suffix(".gif").unwrap_or(&file);
+    if let Ok(Some(i)) = state.store.invitation(&hash_secret(token)).await
+        && let Err(e) = state.store.mark_invitation(i.id, false, unix_now()).await
+    {
+        eprintln!("cxscore: recording an opened invitation: {e}");
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "image/gif"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        GIF,
     )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ use cx_store::Store;
 use cx_store::server::ServerStore;
 use serde_json::{Value, json};
 
+mod common;
+use common::{smtp_sink, wait_for};
+
 type Seen = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
 /// A webhook receiver that fails its first request and records every one.
@@ -45,16 +48,6 @@ async fn receiver() -> (String, Seen) {
     let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, seen)
-}
-
-async fn wait_for<T>(what: &str, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..150 {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,6 +90,7 @@ async fn detractor_task_webhook_resolution_resurvey() {
                 influence: 0.8,
                 email: None,
                 phone: None,
+                time_zone: None,
             },
         )])
         .await
@@ -569,65 +563,6 @@ async fn detractor_task_webhook_resolution_resurvey() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A one-connection-at-a-time SMTP sink: answers like a server and keeps
-/// each message's envelope and data.
-/// Each message's RCPT lines and data.
-type Inbox = Arc<Mutex<Vec<(Vec<String>, String)>>>;
-
-async fn smtp_sink() -> (u16, Inbox) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let got: Inbox = Arc::default();
-    let keep = got.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            let (read, mut write) = socket.into_split();
-            let mut lines = BufReader::new(read);
-            let _ = write.write_all(b"220 sink ready\r\n").await;
-            let (mut rcpt, mut data, mut in_data) = (Vec::new(), String::new(), false);
-            loop {
-                let mut line = String::new();
-                if lines.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    break;
-                }
-                if in_data {
-                    if line == ".\r\n" {
-                        in_data = false;
-                        keep.lock()
-                            .expect("lock")
-                            .push((rcpt.clone(), data.clone()));
-                        let _ = write.write_all(b"250 queued\r\n").await;
-                    } else {
-                        data.push_str(&line);
-                    }
-                    continue;
-                }
-                let reply: &[u8] = match line.get(..4).unwrap_or("").to_ascii_uppercase().as_str() {
-                    "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-                    "RCPT" => {
-                        rcpt.push(line.trim().to_string());
-                        b"250 ok\r\n"
-                    }
-                    "DATA" => {
-                        in_data = true;
-                        b"354 go on\r\n"
-                    }
-                    "QUIT" => {
-                        let _ = write.write_all(b"221 bye\r\n").await;
-                        break;
-                    }
-                    _ => b"250 ok\r\n",
-                };
-                let _ = write.write_all(reply).await;
-            }
-        }
-    });
-    (port, got)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_mail_through_smtp() {
     use base64::Engine;
@@ -669,6 +604,7 @@ async fn task_mail_through_smtp() {
                 influence: 0.3,
                 email: None,
                 phone: None,
+                time_zone: None,
             },
         )])
         .await

@@ -89,6 +89,7 @@ async fn start(rate: u32) -> Server {
                     influence: 0.5,
                     email: None,
                     phone: None,
+                    time_zone: None,
                 },
             )
         })

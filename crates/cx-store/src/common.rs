@@ -194,8 +194,8 @@ macro_rules! impl_store {
                 let mut tx = self.pool.begin().await?;
                 for (account, c) in batch {
                     let done = sqlx::query(
-                        "INSERT INTO contacts (external_id, account_id, name, role, influence, email, phone)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (external_id) DO NOTHING",
+                        "INSERT INTO contacts (external_id, account_id, name, role, influence, email, phone, time_zone)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (external_id) DO NOTHING",
                     )
                     .bind(&c.external_id)
                     .bind(account.0)
@@ -204,6 +204,7 @@ macro_rules! impl_store {
                     .bind(c.influence)
                     .bind(&c.email)
                     .bind(&c.phone)
+                    .bind(&c.time_zone)
                     .execute(&mut *tx)
                     .await?;
                     counts += $crate::common::counted(done.rows_affected(), 1);

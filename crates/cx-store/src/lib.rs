@@ -17,6 +17,7 @@ pub mod import;
 pub mod metrics;
 mod migrate;
 mod postgres;
+pub mod programmes;
 pub mod server;
 mod sqlite;
 pub mod text;
@@ -630,6 +631,36 @@ delegate_trait! { followup::FollowUpStore;
     create_action(action: &followup::Action) -> i64;
     actions() -> Vec<followup::Action>;
     set_action_status(id: i64, status: &str) -> bool;
+}
+
+delegate_trait! { programmes::ProgrammeStore;
+    save_programme(slug: &str, name: &str, survey_id: i64, definition: &str, replace: bool) -> i64;
+    programmes() -> Vec<programmes::StoredProgramme>;
+    programme(slug: &str) -> Option<programmes::StoredProgramme>;
+    set_programme_status(slug: &str, status: &str) -> bool;
+    candidates(only: Option<&[i64]>) -> Vec<cx_core::programme::Candidate>;
+    wave_exists(programme_id: i64, label: &str) -> bool;
+    plan_wave(survey_id: i64, wave: &programmes::NewWave, sends: &[programmes::NewSend], settings: &[(String, String)]) -> Option<i64>;
+    init_setting(key: &str, value: &str) -> String;
+    waves(programme_id: i64) -> Vec<programmes::StoredWave>;
+    due_messages(now: i64, limit: i64) -> Vec<programmes::OutMessage>;
+    claim_message(id: i64) -> bool;
+    finish_message(id: i64, outcome: &programmes::MessageOutcome, now: i64) -> ();
+    recover_interrupted() -> u64;
+    queue_reminders(programme_id: i64, after_secs: i64, max: u32, now: i64) -> u64;
+    mark_invitation(invitation_id: i64, started: bool, now: i64) -> ();
+    suppress(contact_id: i64, reason: &str) -> bool;
+    suppression(contact_id: i64) -> Option<String>;
+    add_coupons(pool: &str, codes: &[String]) -> InsertCounts;
+    coupon_stock() -> Vec<(String, i64, i64)>;
+    awaiting_reward(limit: i64) -> Vec<(i64, i64, i64, String)>;
+    grant_reward(invitation_id: i64, pool: Option<&str>, points: Option<i64>, channel: Option<&str>, now: i64) -> Option<programmes::StoredReward>;
+    reward_for(invitation_id: i64) -> Option<programmes::StoredReward>;
+    rewards(programme_id: i64) -> Vec<programmes::StoredReward>;
+    funnel_rows(programme_id: i64, nps_question: Option<&str>) -> Vec<programmes::FunnelRow>;
+    programme_invitations(programme_id: i64, wave_id: Option<i64>) -> Vec<programmes::ListedInvitation>;
+    messages(programme_id: i64, limit: i64) -> Vec<programmes::LoggedMessage>;
+    trigger_events(kind: &str, after: i64, limit: i64) -> Vec<programmes::TriggerEvent>;
 }
 
 /// SQL text that differs between the backends.

@@ -22,6 +22,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0006_close_the_loop.sql"),
     ),
     (7, include_str!("../migrations/sqlite/0007_actions.sql")),
+    (8, include_str!("../migrations/sqlite/0008_programmes.sql")),
 ];
 
 /// `(version, sql)` for PostgreSQL.
@@ -45,6 +46,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0006_close_the_loop.sql"),
     ),
     (7, include_str!("../migrations/postgres/0007_actions.sql")),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_programmes.sql"),
+    ),
 ];
 
 /// Applies the migrations in `$list` that `$pool` has not seen.

@@ -117,3 +117,4 @@ impl_server_store!(PgStore, DIALECT);
 crate::server::verbatim_sql!(PgStore, DIALECT);
 crate::accounts::impl_account_store!(PgStore);
 crate::followup::impl_followup_store!(PgStore);
+crate::programmes::impl_programme_store!(PgStore);

@@ -70,6 +70,10 @@ pub struct Invitation {
     pub used: bool,
     /// The account's region, tier and sales team (for slicing named responses).
     pub account_fields: Vec<(&'static str, String)>,
+    /// The programme that sent it.
+    pub programme: Option<i64>,
+    /// The programme's channel (email, sms, wechat, print, phone).
+    pub channel: Option<String>,
 }
 
 /// What `create_invitations` did for one contact.
@@ -432,6 +436,15 @@ macro_rules! impl_server_store {
                     match row {
                         Some(row) => {
                             let id: i64 = row.try_get(0)?;
+                            // Named responses remember their invitation (for a
+                            // programme's figures); anonymous ones never do.
+                            if r.contact.is_some() {
+                                sqlx::query("UPDATE invitations SET response_id = $1 WHERE id = $2")
+                                    .bind(id)
+                                    .bind(invitation)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
                             stored.push((id, k));
                             out[k] = Some(Submitted::Stored(id));
                         }
@@ -1142,7 +1155,8 @@ macro_rules! impl_server_store {
             ) -> Result<Option<$crate::server::Invitation>, $crate::StoreError> {
                 use sqlx::Row;
                 let row = sqlx::query(
-                    "SELECT i.id, i.survey_id, i.contact_id, c.account_id, i.used_at, a.region, a.tier, a.sales_team
+                    "SELECT i.id, i.survey_id, i.contact_id, c.account_id, i.used_at, a.region, a.tier, a.sales_team,
+                            i.programme_id, i.channel
                      FROM invitations i JOIN contacts c ON c.id = i.contact_id
                      LEFT JOIN accounts a ON a.id = c.account_id WHERE i.token_hash = $1",
                 )
@@ -1167,6 +1181,8 @@ macro_rules! impl_server_store {
                                     .map(|v| (name, v))
                             })
                             .collect(),
+                        programme: r.try_get(8)?,
+                        channel: r.try_get(9)?,
                     })
                 })
                 .transpose()

@@ -124,3 +124,4 @@ impl_server_store!(SqliteStore, DIALECT);
 crate::server::verbatim_sql!(SqliteStore, DIALECT);
 crate::accounts::impl_account_store!(SqliteStore);
 crate::followup::impl_followup_store!(SqliteStore);
+crate::programmes::impl_programme_store!(SqliteStore);

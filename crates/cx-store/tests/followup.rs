@@ -43,6 +43,7 @@ fn contact(code: &str, account: &str, role: ContactRole, influence: f64) -> Cont
         influence,
         email: None,
         phone: None,
+        time_zone: None,
     }
 }
 

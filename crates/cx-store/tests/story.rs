@@ -190,6 +190,7 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
         influence: 0.9,
         email: None,
         phone: None,
+        time_zone: None,
     };
     let c = store
         .insert_contacts(&[(ids["C000"], contact.clone())])

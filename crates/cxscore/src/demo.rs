@@ -374,14 +374,28 @@ pub fn generate(accounts: u32, seed: u64) -> DemoData {
             };
             let contact_code = format!("{code}-P{}", k + 1);
             contacts.push(contact_code.clone());
+            // Addresses under example.com (reserved, RFC 2606): the demo can
+            // mail its people through a test SMTP sink and nobody real.
+            let email = format!(
+                "{}@{}.example.com",
+                contact_code[7..].to_lowercase(),
+                code.to_lowercase()
+            );
+            let phone = format!("+86 139{:08}", i as usize * 10 + k);
+            let time_zone = match REGIONS[region].0 {
+                "North America" => "America/New_York",
+                "Europe" => "Europe/Berlin",
+                _ => "Asia/Shanghai",
+            };
             data.contacts.push(Contact {
                 external_id: contact_code,
                 account: code.clone(),
                 name: person,
                 role: Some(*role),
                 influence,
-                email: None,
-                phone: None,
+                email: Some(email),
+                phone: Some(phone),
+                time_zone: Some(time_zone.to_string()),
             });
         }
         data.accounts.push(DemoAccount {

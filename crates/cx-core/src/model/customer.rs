@@ -107,6 +107,9 @@ pub struct Contact {
     pub email: Option<String>,
     /// Phone.
     pub phone: Option<String>,
+    /// Time zone (IANA name such as `Asia/Shanghai`, or `+08:00`) for quiet hours.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// An order or invoice line.
