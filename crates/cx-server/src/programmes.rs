@@ -1175,3 +1175,115 @@ pub fn coupon_codes(text: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// One line of a wave's sheet for staff.
+#[derive(Debug, Clone, Serialize)]
+pub struct SheetLine {
+    /// Contact code.
+    pub contact: String,
+    /// Name.
+    pub name: String,
+    /// Account name.
+    pub account: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// The personal survey link.
+    pub link: String,
+    /// Its QR code (SVG), for printed invitations.
+    pub qr: Option<String>,
+    /// Already answered.
+    pub answered: bool,
+}
+
+/// A QR code of `text` as an SVG element.
+pub fn qr_svg(text: &str) -> Option<String> {
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(144, 144)
+        .build();
+    // Drop the XML declaration: the SVG goes inline into HTML.
+    Some(match svg.find("<svg") {
+        Some(at) => svg[at..].to_string(),
+        None => svg,
+    })
+}
+
+/// The people of a programme's wave (the latest when `wave` is None) with
+/// their personal links: a call list for phone interviews, or a printable
+/// sheet with QR codes for visits.
+pub async fn sheet(
+    store: &AnyStore,
+    base_url: &str,
+    slug: &str,
+    wave: Option<&str>,
+) -> Result<Option<(ProgrammeDefinition, String, Vec<SheetLine>)>, StoreError> {
+    let Some(p) = store.programme(slug).await? else {
+        return Ok(None);
+    };
+    let Ok(def) = definition(&p) else {
+        return Ok(None);
+    };
+    let waves = store.waves(p.id).await?;
+    let Some(w) = (match wave {
+        Some(label) => waves.iter().find(|w| w.label == label),
+        None => waves.first(),
+    }) else {
+        return Ok(Some((def, String::new(), Vec::new())));
+    };
+    let secret = secret(store).await?;
+    let lang = def.language.clone().unwrap_or_else(|| "zh".into());
+    let lines = store
+        .programme_invitations(p.id, Some(w.id))
+        .await?
+        .into_iter()
+        .map(|i| {
+            let token = invitation_token(&secret, p.id, &w.label, i.contact_id);
+            let link = links(base_url, &p.survey, &token, &lang).survey;
+            SheetLine {
+                qr: (def.channel == Channel::Print)
+                    .then(|| qr_svg(&link))
+                    .flatten(),
+                contact: i.contact,
+                name: i.name,
+                account: i.account,
+                phone: i.phone,
+                link,
+                answered: i.answered,
+            }
+        })
+        .collect();
+    Ok(Some((def, w.label.clone(), lines)))
+}
+
+/// A printable page: one card per person with their QR code and link.
+pub fn sheet_html(name: &str, wave: &str, lines: &[SheetLine]) -> String {
+    let mut html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{} · {}</title><style>\
+         body{{font-family:sans-serif}} .card{{display:inline-block;width:45%;margin:1%;padding:8px;border:1px solid #999;\
+         vertical-align:top;page-break-inside:avoid}} .link{{font-size:10px;word-break:break-all}}</style></head><body>\
+         <h1>{} · {}</h1>",
+        html_escape(name),
+        html_escape(wave),
+        html_escape(name),
+        html_escape(wave)
+    );
+    for l in lines {
+        let _ = std::fmt::Write::write_fmt(
+            &mut html,
+            format_args!(
+                "<div class=\"card\"><strong>{}</strong> · {}<br>{}{}<div class=\"link\">{}</div></div>",
+                html_escape(&l.name),
+                html_escape(&l.account),
+                l.qr.as_deref().unwrap_or(""),
+                l.phone
+                    .as_deref()
+                    .map(|p| format!("<br>☎ {}", html_escape(p)))
+                    .unwrap_or_default(),
+                html_escape(&l.link)
+            ),
+        );
+    }
+    html.push_str("</body></html>");
+    html
+}

@@ -33,7 +33,7 @@ fn as_of(text: Option<&str>) -> Result<i32, Failure> {
 }
 
 /// Prints rows as an aligned table (CJK-aware), CSV or — for JSON — `json`.
-fn emit(
+pub(crate) fn emit(
     format: OutputFormat,
     headers: &[&str],
     rows: &[Vec<String>],
@@ -95,7 +95,7 @@ fn emit(
     result.map_err(Failure::runtime)
 }
 
-fn f1(v: Option<f64>) -> String {
+pub(crate) fn f1(v: Option<f64>) -> String {
     v.map_or_else(|| "—".into(), |v| format!("{v:.1}"))
 }
 
@@ -315,7 +315,7 @@ const TASK_HEADERS: [&str; 8] = [
     "id", "status", "priority", "account", "owner", "due", "", "title",
 ];
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -658,7 +658,7 @@ pub fn run_webhook(cmd: &WebhookCommand, db: &str, format: OutputFormat) -> Resu
     })
 }
 
-fn api_failure(e: cx_server::error::ApiError) -> Failure {
+pub(crate) fn api_failure(e: cx_server::error::ApiError) -> Failure {
     let text = e.message();
     let status = e.status_code();
     if status.is_client_error() {

@@ -77,7 +77,109 @@ pub enum Command {
     /// Improvement actions and the change of the metric they target since they started.
     #[command(subcommand)]
     Actions(ActionsCommand),
+    /// Survey programmes: a survey sent to an audience on a cadence, with reminders, rewards and response rates.
+    #[command(subcommand, after_help = PROGRAMME_HELP)]
+    Programme(ProgrammeCommand),
 }
+
+/// `cxscore programme …`.
+#[derive(Debug, Subcommand)]
+pub enum ProgrammeCommand {
+    /// Create a programme from its JSON file (see examples/programme.json).
+    Create {
+        /// The definition.
+        file: PathBuf,
+        /// Replace the programme with the same slug (waves already drawn stay).
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Every programme with its response rate.
+    List,
+    /// A programme's waves (who was left out and why) and response rates by segment.
+    Show {
+        /// Programme slug.
+        slug: String,
+        /// Segment of the rates: wave, channel, tier, region, industry, sales_team, role.
+        #[arg(long, default_value = "tier")]
+        by: String,
+    },
+    /// Stop drawing and sending until resumed.
+    Pause {
+        /// Programme slug.
+        slug: String,
+    },
+    /// Draw and send again.
+    Resume {
+        /// Programme slug.
+        slug: String,
+    },
+    /// Upload coupon codes to a pool (one per line, or a CSV's first column); each is given at most once.
+    Coupons {
+        /// Pool name (a programme's `reward.coupon`).
+        pool: String,
+        /// The codes.
+        file: PathBuf,
+    },
+    /// Who received which reward.
+    Rewards {
+        /// Programme slug.
+        slug: String,
+    },
+    /// Invitations, reminders and reward messages with their status.
+    Messages {
+        /// Programme slug.
+        slug: String,
+    },
+    /// Personal links of a wave: a call list (phone) or a printable sheet with QR codes (print).
+    Links {
+        /// Programme slug.
+        slug: String,
+        /// Wave label (default: the latest).
+        #[arg(long)]
+        wave: Option<String>,
+        /// The address the links point at.
+        #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+        base_url: String,
+        /// Write a printable HTML sheet (QR codes included) instead of listing the links.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Contact rules for every programme (shows them; flags change them).
+    Rules {
+        /// Never ask a person twice within this many days.
+        #[arg(long, value_name = "DAYS")]
+        min_days: Option<u32>,
+        /// At most this many people of one account per wave (0 = no cap).
+        #[arg(long, value_name = "N")]
+        account_cap: Option<u32>,
+        /// Quiet hours in each person's time zone, START-END (e.g. 21-8; 0-0 = none).
+        #[arg(long, value_name = "START-END")]
+        quiet: Option<String>,
+        /// Time zone of people who have none (Asia/Shanghai, +08:00, …).
+        #[arg(long, value_name = "TZ")]
+        time_zone: Option<String>,
+    },
+    /// One round of the scheduler now (what `serve` does every few seconds): draw due waves, remind, reward, send.
+    Run {
+        /// SMTP server (smtp://HOST:PORT, smtp+starttls://…, smtps://…).
+        #[arg(long, value_name = "URL", env = "CXSCORE_SMTP", requires = "mail_from")]
+        smtp: Option<String>,
+        /// Sender address.
+        #[arg(long, value_name = "ADDRESS", env = "CXSCORE_MAIL_FROM")]
+        mail_from: Option<String>,
+        /// The address links in messages point at (the server respondents reach).
+        #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+        base_url: String,
+    },
+}
+
+const PROGRAMME_HELP: &str = "Examples:
+  cxscore programme create examples/programme.json
+  cxscore programme coupons Q4 coupons.txt
+  cxscore programme show key-rnps --by tier
+  cxscore programme rules --min-days 30 --account-cap 5 --quiet 21-8
+  cxscore serve --smtp smtp://127.0.0.1:2525 --mail-from cx@example.com   # sends the waves
+  cxscore programme links visits-2026 --out sheet.html                    # QR codes to print";
 
 /// `cxscore actions …`.
 #[derive(Debug, Subcommand)]

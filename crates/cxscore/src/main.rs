@@ -10,6 +10,7 @@ mod drivers;
 mod import;
 mod metrics;
 mod output;
+mod programmes;
 mod progress;
 mod report;
 mod serve;
@@ -103,6 +104,7 @@ fn main() -> ExitCode {
         Command::Tasks(cmd) => accounts::run_tasks(cmd, &cli.db, cli.format),
         Command::Webhook(cmd) => accounts::run_webhook(cmd, &cli.db, cli.format),
         Command::Actions(cmd) => accounts::run_actions(cmd, &cli.db, cli.format),
+        Command::Programme(cmd) => programmes::run(cmd, &cli.db, cli.format),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

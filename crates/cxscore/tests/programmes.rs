@@ -1,0 +1,302 @@
+//! `cxscore programme` as a user runs it on the demo data: the example
+//! quarterly relationship-NPS programme for key accounts, a coupon pool, one
+//! round of the scheduler against a local SMTP sink, the wave's figures, the
+//! links and printable QR sheet of an in-person programme, the contact rules,
+//! and the errors a user meets.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cx(db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cxscore"))
+        .current_dir(root())
+        .env_remove("CXSCORE_DB")
+        .env_remove("CXSCORE_SMTP")
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn ok(db: &str, args: &[&str]) -> String {
+    let out = cx(db, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn json(db: &str, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    serde_json::from_str(&ok(db, &all)).expect("JSON")
+}
+
+fn refused(db: &str, args: &[&str], needle: &str) {
+    let out = cx(db, args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// An SMTP sink on a thread: the recipients of each accepted message.
+fn sink() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for socket in listener.incoming() {
+            let Ok(mut socket) = socket else { break };
+            let mut lines = BufReader::new(socket.try_clone().expect("clone"));
+            let _ = socket.write_all(b"220 sink\r\n");
+            let (mut rcpt, mut in_data) = (String::new(), false);
+            loop {
+                let mut line = String::new();
+                if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if in_data {
+                    if line == ".\r\n" {
+                        in_data = false;
+                        keep.lock().expect("lock").push(rcpt.clone());
+                        let _ = socket.write_all(b"250 queued\r\n");
+                    }
+                    continue;
+                }
+                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let reply: &[u8] = match verb.as_str() {
+                    "RCPT" => {
+                        rcpt = line.trim().to_string();
+                        b"250 ok\r\n"
+                    }
+                    "DATA" => {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    }
+                    "QUIT" => {
+                        let _ = socket.write_all(b"221 bye\r\n");
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                };
+                let _ = socket.write_all(reply);
+            }
+        }
+    });
+    (port, got)
+}
+
+#[test]
+fn a_programme_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("cxscore-programme-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).expect("dir");
+    let db = format!("sqlite://{}", dir.join("cx.db").display());
+    ok(&db, &["demo", "--accounts", "80"]);
+
+    // Errors name what is wrong.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"slug": "x", "survey": "relationship-2026", "cadence": {"every": 0, "unit": "quarter", "start": "2026-01-01"}}"#).expect("write");
+    refused(
+        &db,
+        &["programme", "create", bad.to_str().expect("path")],
+        "programme.cadence.every",
+    );
+    std::fs::write(
+        &bad,
+        r#"{"slug": "x", "survey": "nope", "cadence": {"once": "2026-01-01"}}"#,
+    )
+    .expect("write");
+    refused(
+        &db,
+        &["programme", "create", bad.to_str().expect("path")],
+        "no such survey",
+    );
+    refused(&db, &["programme", "show", "nope"], "no programme \"nope\"");
+    refused(&db, &["programme", "rules", "--quiet", "9pm-8"], "--quiet");
+    refused(
+        &db,
+        &["programme", "rules", "--time-zone", "Mars/Olympus"],
+        "unknown",
+    );
+
+    // The example programme and its coupons; the second upload adds nothing.
+    let out = ok(&db, &["programme", "create", "examples/programme.json"]);
+    assert!(out.contains("key-rnps"), "{out}");
+    refused(
+        &db,
+        &["programme", "create", "examples/programme.json"],
+        "already exists",
+    );
+    let out = ok(
+        &db,
+        &["programme", "coupons", "Q4-2026", "examples/coupons.txt"],
+    );
+    assert!(out.contains("200 new code(s), 0 already there"), "{out}");
+    let out = ok(
+        &db,
+        &["programme", "coupons", "Q4-2026", "examples/coupons.txt"],
+    );
+    assert!(out.contains("0 new code(s), 200 already there"), "{out}");
+
+    // No quiet hours for the test, whatever the time of day.
+    let rules = json(
+        &db,
+        &["programme", "rules", "--quiet", "0-0", "--min-days", "30"],
+    );
+    assert_eq!(
+        (
+            rules["quiet_start"].as_u64(),
+            rules["min_days_between"].as_u64()
+        ),
+        (Some(0), Some(30))
+    );
+
+    // One round of the scheduler: the current quarter's wave, one mail per person invited.
+    let (port, inbox) = sink();
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let run = json(
+        &db,
+        &[
+            "programme",
+            "run",
+            "--smtp",
+            &smtp,
+            "--mail-from",
+            "cx@example.com",
+        ],
+    );
+    let invited = run["waves"][0]["invited"].as_u64().expect("invited");
+    assert!(invited > 10, "{run}");
+    assert_eq!(run["sent"]["sent"].as_u64(), Some(invited), "{run}");
+    assert_eq!(inbox.lock().expect("lock").len() as u64, invited);
+    let mut to = inbox.lock().expect("lock").clone();
+    to.sort();
+    to.dedup();
+    assert_eq!(to.len() as u64, invited, "one mail per person");
+    // A second round draws and sends nothing more.
+    let again = json(
+        &db,
+        &[
+            "programme",
+            "run",
+            "--smtp",
+            &smtp,
+            "--mail-from",
+            "cx@example.com",
+        ],
+    );
+    assert_eq!(again["waves"].as_array().map(Vec::len), Some(0), "{again}");
+    assert_eq!(again["sent"]["sent"], 0);
+
+    // The wave's draw adds up and the rates count what was sent.
+    let v = json(&db, &["programme", "show", "key-rnps", "--by", "role"]);
+    let draw = &v["waves"][0]["draw"];
+    let left: u64 = draw["left_out"]
+        .as_object()
+        .expect("left out")
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(
+        draw["audience"].as_u64().expect("audience"),
+        invited + left,
+        "{draw}"
+    );
+    assert_eq!(v["totals"]["funnel"]["sent"].as_u64(), Some(invited));
+    let roles: Vec<&str> = v["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .filter_map(|s| s["group"].as_str())
+        .collect();
+    assert!(
+        roles.iter().all(|r| [
+            "decision_maker",
+            "influencer",
+            "technical_evaluator",
+            "purchaser"
+        ]
+        .contains(r)),
+        "{roles:?}"
+    );
+    let table = ok(&db, &["programme", "show", "key-rnps"]);
+    assert!(
+        table.contains("response rates by tier") && table.contains("key"),
+        "{table}"
+    );
+    let messages = json(&db, &["programme", "messages", "key-rnps"]);
+    assert_eq!(messages.as_array().map(Vec::len), Some(invited as usize));
+
+    // An in-person programme: no mail, a printable sheet with a QR code per person.
+    let visits = dir.join("visits.json");
+    std::fs::write(&visits, r#"{"slug": "visits", "survey": "delivery-csat", "channel": "print",
+        "audience": {"tiers": ["大客户"], "roles": ["user"]}, "cadence": {"once": "2026-01-01"}, "sample": {"size": 5}, "seed": 3}"#).expect("write");
+    ok(
+        &db,
+        &["programme", "create", visits.to_str().expect("path")],
+    );
+    let run = json(&db, &["programme", "run"]);
+    assert_eq!(run["waves"][0]["invited"], 5, "{run}");
+    assert_eq!(run["sent"]["sent"], 0);
+    let links = json(
+        &db,
+        &[
+            "programme",
+            "links",
+            "visits",
+            "--base-url",
+            "https://cx.example.com",
+        ],
+    );
+    let links = links.as_array().expect("links");
+    assert_eq!(links.len(), 5);
+    assert!(
+        links[0]["link"]
+            .as_str()
+            .expect("link")
+            .starts_with("https://cx.example.com/s/delivery-csat?t=")
+    );
+    let sheet = dir.join("sheet.html");
+    ok(
+        &db,
+        &[
+            "programme",
+            "links",
+            "visits",
+            "--out",
+            sheet.to_str().expect("path"),
+        ],
+    );
+    let html = std::fs::read_to_string(&sheet).expect("sheet");
+    assert_eq!(html.matches("<svg").count(), 5);
+    // Print invitations count as handed out.
+    let v = json(&db, &["programme", "show", "visits", "--by", "channel"]);
+    assert_eq!(v["segments"][0]["group"], "print");
+    assert_eq!(v["segments"][0]["funnel"]["sent"], 5);
+
+    ok(&db, &["programme", "pause", "visits"]);
+    let list = json(&db, &["programme", "list"]);
+    let visits = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["slug"] == "visits")
+        .expect("visits");
+    assert_eq!(visits["status"], "paused");
+    std::fs::remove_dir_all(&dir).ok();
+}
