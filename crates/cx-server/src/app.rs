@@ -47,6 +47,18 @@ pub fn routes() -> Router<Shared> {
             "/app/scorecard",
             get(crate::app_loop::scorecard_page).post(crate::app_loop::scorecard_post),
         )
+        .route(
+            "/app/programmes",
+            get(crate::app_programmes::list_page).post(crate::app_programmes::create_post),
+        )
+        .route(
+            "/app/programmes/{slug}",
+            get(crate::app_programmes::programme_page).post(crate::app_programmes::status_post),
+        )
+        .route(
+            "/app/programmes/{slug}/sheet",
+            get(crate::app_programmes::sheet_page),
+        )
         .route("/app/surveys", get(home))
         .route("/app/login", get(login_page).post(login))
         .route("/app/logout", post(logout))

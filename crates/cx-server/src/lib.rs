@@ -16,6 +16,7 @@ pub mod api_accounts;
 pub mod api_programmes;
 pub mod app;
 pub mod app_loop;
+pub mod app_programmes;
 pub mod auth;
 pub mod cache;
 pub mod commit;

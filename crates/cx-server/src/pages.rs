@@ -60,6 +60,7 @@ pub struct Texts {
     pub(crate) from_text: &'static str,
     pub(crate) tasks: &'static str,
     pub(crate) scorecard: &'static str,
+    pub(crate) programmes: &'static str,
 }
 
 const ZH: Texts = Texts {
@@ -102,6 +103,7 @@ const ZH: Texts = Texts {
     from_text: "文本情感与主题来自内置的离线文本分析（中文、英文），统计最近的评论；每个主题按提到它的那句话判断正负。",
     tasks: "跟进任务",
     scorecard: "评分卡",
+    programmes: "问卷计划",
 };
 
 const EN: Texts = Texts {
@@ -144,6 +146,7 @@ const EN: Texts = Texts {
     from_text: "Text sentiment and topics come from the built-in offline text analysis (Chinese and English) of the latest comments; each topic is judged by the sentence that mentions it.",
     tasks: "Tasks",
     scorecard: "Scorecard",
+    programmes: "Programmes",
 };
 
 pub(crate) fn texts(lang: &str) -> &'static Texts {

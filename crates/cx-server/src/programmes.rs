@@ -1272,7 +1272,7 @@ pub fn sheet_html(name: &str, wave: &str, lines: &[SheetLine]) -> String {
         let _ = std::fmt::Write::write_fmt(
             &mut html,
             format_args!(
-                "<div class=\"card\"><strong>{}</strong> · {}<br>{}{}<div class=\"link\">{}</div></div>",
+                "<div class=\"card\"><strong>{}</strong> · {}<br>{}{}<div class=\"link\"><a href=\"{}\">{}</a></div></div>",
                 html_escape(&l.name),
                 html_escape(&l.account),
                 l.qr.as_deref().unwrap_or(""),
@@ -1280,6 +1280,7 @@ pub fn sheet_html(name: &str, wave: &str, lines: &[SheetLine]) -> String {
                     .as_deref()
                     .map(|p| format!("<br>☎ {}", html_escape(p)))
                     .unwrap_or_default(),
+                html_escape(&l.link),
                 html_escape(&l.link)
             ),
         );

@@ -57,7 +57,9 @@ fn person(code: &str, account: &str, role: ContactRole, email: Option<&str>, tz:
         role: Some(role),
         influence: 0.8,
         email: email.map(String::from),
-        phone: None,
+        phone: code
+            .starts_with("S1")
+            .then(|| "+86 139 0000 0001".to_string()),
         time_zone: Some(tz.into()),
     }
 }
@@ -170,6 +172,11 @@ async fn setup(name: &str) -> (AnyStore, std::path::PathBuf) {
         .await
         .expect("token");
     (store, dir)
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\" value=\"")).expect(name) + name.len() + 15;
+    html[at..].split('"').next().expect("value").to_string()
 }
 
 fn link_in(text: &str, marker: &str) -> String {
@@ -550,6 +557,149 @@ async fn quarterly_key_account_programme() {
         !invited.contains(&"K1-P2".to_string()) && !invited.contains(&"K2-P2".to_string()),
         "{invited:?}"
     );
+
+    // The app, signed in: the list, a form that keeps its values after an
+    // error, the programme's rates, a phone programme's call list.
+    let login = http
+        .get(format!("{url}/app/login"))
+        .send()
+        .await
+        .expect("login")
+        .text()
+        .await
+        .expect("html");
+    let csrf = hidden(&login, "_csrf");
+    let r = http
+        .post(format!("{url}/app/login"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("username", "admin"),
+            ("password", "a long password"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 303);
+    let list = http
+        .get(format!("{url}/app/programmes"))
+        .send()
+        .await
+        .expect("list")
+        .text()
+        .await
+        .expect("html");
+    assert!(list.contains(r#"data-programme="key-rnps""#), "{list}");
+    let csrf = hidden(&list, "_csrf");
+    let form = |slug: &str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("name", "电话回访".to_string()),
+            ("slug", slug.to_string()),
+            ("survey", "relationship-2026".into()),
+            ("tier", "standard".into()),
+            ("cadence", "once".into()),
+            ("every", "1".into()),
+            ("start", "2026-01-01".into()),
+            ("channel", "phone".into()),
+            ("after_days", "3".into()),
+            ("max", "0".into()),
+            ("reward", "points".into()),
+            ("reward_value", "50".into()),
+            ("seed", "1".into()),
+        ]
+    };
+    let r = http
+        .post(format!("{url}/app/programmes"))
+        .form(&form("Bad Slug"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.expect("html");
+    assert!(
+        page.contains("programme.slug") && page.contains(r#"value="电话回访""#),
+        "{page}"
+    );
+    let r = http
+        .post(format!("{url}/app/programmes"))
+        .form(&form("calls"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303, "{:?}", r.text().await);
+    assert_eq!(r.headers()["location"], "/app/programmes/calls");
+    let page = http
+        .get(format!("{url}/app/programmes/key-rnps?by=tier"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains(r#"<tr data-group="key">"#) && page.contains("33.3%"),
+        "{page}"
+    );
+    programmes::tick(&store, &send, &client, at(100, 4)).await;
+    let sheet = http
+        .get(format!("{url}/app/programmes/calls/sheet"))
+        .send()
+        .await
+        .expect("sheet")
+        .text()
+        .await
+        .expect("html");
+    assert!(sheet.contains("+86 139 0000 0001"), "{sheet}");
+    // The interviewer opens the person's link from the call list and records the answers.
+    let link = link_in(&sheet, "/s/relationship-2026?t=");
+    let page = http
+        .get(&link)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    let field = |name: &str| {
+        let at = page.find(&format!("name=\"{name}\" value=\"")).expect(name) + name.len() + 15;
+        page[at..].split('"').next().expect("value").to_string()
+    };
+    let answers = [
+        ("_csrf", field("_csrf")),
+        ("_k", field("_k")),
+        ("t", field("t")),
+        ("q_nps", "6".to_string()),
+    ];
+    let r = http
+        .post(format!("{url}/s/relationship-2026"))
+        .form(&answers)
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(r.status(), 303);
+    let thanks = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let page = http
+        .get(format!("{url}{thanks}"))
+        .send()
+        .await
+        .expect("thanks")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("50"), "points on the thank-you page: {page}");
+    let responses = store
+        .responses_after(survey.id, 0, 10)
+        .await
+        .expect("responses");
+    let phone = responses
+        .iter()
+        .find(|r| r.contact.as_deref() == Some("S1-P1"))
+        .expect("the interview");
+    assert_eq!(phone.channel, "phone");
+    assert_eq!(phone.metadata["interviewer"], "admin");
 
     // Paused: nothing is drawn or sent.
     let r = http
