@@ -569,7 +569,8 @@ pub(crate) async fn programme_page(
     let v = match programmes::view(&state.store, &slug, &by).await {
         Ok(Some(v)) => v,
         Ok(None) => {
-            return crate::error::ApiError::not_found(format!("programme {slug:?}")).into_response();
+            return crate::error::ApiError::not_found(format!("programme {slug:?}"))
+                .into_response();
         }
         Err(e) => return e.into_response(),
     };

@@ -324,9 +324,18 @@ pub async fn reward(
         None => return Ok(None),
     };
     let channel = (def.channel == Channel::Email).then_some("email");
-    store
-        .grant_reward(invitation, pool, points, channel, now)
-        .await
+    // Two people finishing at the same moment may reach for the same free
+    // code; the loser's transaction fails and takes the next one.
+    let mut tries = 0;
+    loop {
+        match store
+            .grant_reward(invitation, pool, points, channel, now)
+            .await
+        {
+            Err(StoreError::Conflict(_)) if tries < 3 => tries += 1,
+            other => return other,
+        }
+    }
 }
 
 /// Rewards for completions the thank-you page did not see (the respondent
