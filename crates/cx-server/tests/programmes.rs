@@ -804,3 +804,69 @@ async fn a_restart_in_the_middle_of_a_wave_sends_nobody_twice() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_messages_go_to_the_companys_gateway_signed() {
+    use std::sync::{Arc, Mutex};
+    let (store, dir) = setup("sms").await;
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/send",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let log = log.clone();
+            async move {
+                let sig = headers["x-cxscore-signature"]
+                    .to_str()
+                    .unwrap_or("")
+                    .to_string();
+                log.lock().expect("lock").push((sig, body));
+                axum::http::StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let gateway = format!("http://{}/send", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let secret = "a shared secret of the gateway";
+    let def = json!({
+        "slug": "sms", "survey": "relationship-2026", "channel": "sms",
+        "gateway": {"url": gateway, "secret": secret},
+        "audience": {"tiers": ["standard"]}, "cadence": {"once": "2026-01-01"}
+    });
+    programmes::save(&store, &def, false)
+        .await
+        .expect("programme");
+    let send = SendConfig {
+        base_url: "https://cx.example.com".into(),
+        smtp: None,
+    };
+    programmes::tick(&store, &send, &programmes::client(), at(0, 3)).await;
+    let got = seen.lock().expect("lock").clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (sig, body) = &got[0];
+    let t: i64 = sig
+        .strip_prefix("t=")
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.parse().ok())
+        .expect("timestamp");
+    assert_eq!(sig, &cx_server::followup::signature(secret, t, body));
+    let v: Value = serde_json::from_str(body).expect("json");
+    assert_eq!(v["to"], "+86 139 0000 0001");
+    assert!(
+        v["link"]
+            .as_str()
+            .expect("link")
+            .starts_with("https://cx.example.com/s/relationship-2026?t=")
+    );
+    assert!(v["text"].as_str().expect("text").contains("退订"), "{v}");
+    // The gateway secret is not shown back.
+    let view = programmes::view(&store, "sms", "all")
+        .await
+        .expect("view")
+        .expect("programme");
+    assert_eq!(view.definition["gateway"]["secret"], "***");
+    std::fs::remove_dir_all(&dir).ok();
+}

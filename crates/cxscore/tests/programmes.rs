@@ -4,13 +4,12 @@
 //! links and printable QR sheet of an in-person programme, the contact rules,
 //! and the errors a user meets.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+
+mod common;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -50,54 +49,6 @@ fn refused(db: &str, args: &[&str], needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(needle), "{args:?}: {err}");
     assert!(!err.contains("panicked"), "{err}");
-}
-
-/// An SMTP sink on a thread: the recipients of each accepted message.
-fn sink() -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let got: Arc<Mutex<Vec<String>>> = Arc::default();
-    let keep = got.clone();
-    std::thread::spawn(move || {
-        for socket in listener.incoming() {
-            let Ok(mut socket) = socket else { break };
-            let mut lines = BufReader::new(socket.try_clone().expect("clone"));
-            let _ = socket.write_all(b"220 sink\r\n");
-            let (mut rcpt, mut in_data) = (String::new(), false);
-            loop {
-                let mut line = String::new();
-                if lines.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if in_data {
-                    if line == ".\r\n" {
-                        in_data = false;
-                        keep.lock().expect("lock").push(rcpt.clone());
-                        let _ = socket.write_all(b"250 queued\r\n");
-                    }
-                    continue;
-                }
-                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                let reply: &[u8] = match verb.as_str() {
-                    "RCPT" => {
-                        rcpt = line.trim().to_string();
-                        b"250 ok\r\n"
-                    }
-                    "DATA" => {
-                        in_data = true;
-                        b"354 go on\r\n"
-                    }
-                    "QUIT" => {
-                        let _ = socket.write_all(b"221 bye\r\n");
-                        break;
-                    }
-                    _ => b"250 ok\r\n",
-                };
-                let _ = socket.write_all(reply);
-            }
-        }
-    });
-    (port, got)
 }
 
 #[test]
@@ -167,7 +118,7 @@ fn a_programme_from_the_command_line() {
     );
 
     // One round of the scheduler: the current quarter's wave, one mail per person invited.
-    let (port, inbox) = sink();
+    let (port, inbox) = common::smtp_sink();
     let smtp = format!("smtp://127.0.0.1:{port}");
     let run = json(
         &db,
@@ -184,7 +135,12 @@ fn a_programme_from_the_command_line() {
     assert!(invited > 10, "{run}");
     assert_eq!(run["sent"]["sent"].as_u64(), Some(invited), "{run}");
     assert_eq!(inbox.lock().expect("lock").len() as u64, invited);
-    let mut to = inbox.lock().expect("lock").clone();
+    let mut to: Vec<String> = inbox
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(r, _)| r.clone())
+        .collect();
     to.sort();
     to.dedup();
     assert_eq!(to.len() as u64, invited, "one mail per person");

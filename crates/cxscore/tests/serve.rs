@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -1024,6 +1026,126 @@ fn accounts_tasks_and_scorecard_in_a_real_browser() {
         .filter(|e| !e.contains(&refused))
         .filter(|e| !e.contains("/app/scorecard - Failed to load resource: the server responded with a status of 422"))
         .collect();
+    assert_eq!(
+        errors,
+        Vec::<String>::new(),
+        "no console errors or failed requests"
+    );
+    drop(server);
+    drop(browser);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_programme_in_a_real_browser() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let dir = tempdir("browser-programme");
+    let db = format!("sqlite://{}", dir.join("cx.db").display());
+    ok(&db, &["demo", "--accounts", "60"]);
+    let out = cx(
+        &db,
+        &["user", "add", "boss", "--role", "admin", "--password-stdin"],
+        Some("a long enough password\n"),
+    );
+    assert!(out.status.success());
+    let token = ok(
+        &db,
+        &["token", "create", "--user", "boss", "--scope", "write"],
+    );
+    let auth = format!("Bearer {}", token.trim());
+    ok(
+        &db,
+        &["programme", "coupons", "Q4-2026", "examples/coupons.txt"],
+    );
+    // Whatever the time of day the test runs, no quiet hours.
+    ok(&db, &["programme", "rules", "--quiet", "0-0"]);
+    let (port, inbox) = common::smtp_sink();
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let server = serve(&db, &["--smtp", &smtp, "--mail-from", "cx@example.com"]);
+    let api = |path: &str| -> Value {
+        let (status, body) =
+            http(&server.url, "GET", path, &[("Authorization", &auth)], "").expect("api");
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).expect("JSON")
+    };
+    browser.size(1280, 900);
+    browser.go(&format!("{}/app/login", server.url));
+    browser.wait_for("name=\"password\"");
+    browser.type_text("#username", "boss");
+    browser.type_text("#password", "a long enough password");
+    browser.click("button[type=submit]");
+    browser.wait_for("class=\"tiles\"");
+
+    // A quarterly relationship-NPS programme for key accounts, through the form.
+    browser.go(&format!("{}/app/programmes?lang=zh", server.url));
+    browser.wait_for("id=\"programme-form\"");
+    browser.type_text("#programme-form input[name=name]", "大客户季度 NPS");
+    browser.type_text("#programme-form input[name=slug]", "key-q");
+    browser.click("#programme-form select[name=survey] option[value=relationship-2026]");
+    browser.click("#programme-form select[name=tier] option[value=key]");
+    browser.click("#programme-form select[name=cadence] option[value=quarter]");
+    browser.click("#programme-form select[name=reward] option[value=coupon]");
+    browser.type_text("#programme-form input[name=reward_value]", "Q4-2026");
+    browser.screenshot("programmes-zh-desktop.png");
+    browser.click("#programme-form button[type=submit]");
+    browser.wait_for("id=\"programme-summary\"");
+
+    // serve's scheduler draws the wave and mails it to the sink.
+    let mut sent = 0;
+    for _ in 0..150 {
+        sent = api("/api/v1/programmes/key-q")["totals"]["funnel"]["sent"]
+            .as_u64()
+            .unwrap_or(0);
+        if sent > 0 && inbox.lock().expect("lock").len() as u64 == sent {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(sent > 5, "the first wave went out");
+    assert_eq!(inbox.lock().expect("lock").len() as u64, sent);
+
+    // A person answers from the email's button 10 and sees their coupon code.
+    let mail = common::decoded(&inbox.lock().expect("lock")[0].1);
+    let at = mail.find("&q_nps=10").expect("the NPS buttons");
+    let start = mail[..at].rfind("http").expect("link");
+    browser.go(&mail[start..at + "&q_nps=10".len()]);
+    let page = browser.wait_for("name=\"q_nps\"");
+    assert!(page.contains("value=\"10\" checked"), "10 filled in");
+    browser.click("form button[type=submit]");
+    let page = browser.wait_for("CX-Q4-");
+    assert!(
+        page.contains("CX-Q4-0037-001"),
+        "the first code of the pool"
+    );
+    browser.screenshot("programme-thanks-zh-phone.png");
+
+    // The programme page: its figures are the API's.
+    let v = api("/api/v1/programmes/key-q?by=tier");
+    browser.go(&format!("{}/app/programmes/key-q?lang=en", server.url));
+    let page = browser.wait_for("id=\"rates\"");
+    let key = v["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .find(|s| s["group"] == "key")
+        .expect("key");
+    let row = &page[page.find("<tr data-group=\"key\">").expect("key row")..];
+    let row = &row[..row.find("</tr>").expect("row end")];
+    assert!(
+        row.contains(&format!("data-sent=\"\">{}<", key["funnel"]["sent"])),
+        "{row}"
+    );
+    assert!(row.contains("data-answered=\"\">1<"), "{row}");
+    assert!(page.contains("1 / 200"), "one coupon of 200 given");
+    browser.screenshot("programme-en-desktop.png");
+    browser.go(&format!(
+        "{}/app/programmes/key-q?lang=zh&by=wave",
+        server.url
+    ));
+    browser.wait_for("回复率，按 wave");
+    let errors = browser.console_errors();
     assert_eq!(
         errors,
         Vec::<String>::new(),
