@@ -870,3 +870,91 @@ async fn text_messages_go_to_the_companys_gateway_signed() {
     assert_eq!(view.definition["gateway"]["secret"], "***");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_triggers_an_invitation_after_the_delay() {
+    use cx_core::model::customer::Transaction;
+    use cx_store::KeyedTransaction;
+    let (store, dir) = setup("trigger").await;
+    let today = cx_core::period::Date::from_days(
+        (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+            / 86_400) as i32,
+    );
+    let purchase = |key: &str, date: cx_core::period::Date| KeyedTransaction {
+        key: key.into(),
+        transaction: Transaction {
+            external_id: Some(key.into()),
+            customer: "K1".into(),
+            date,
+            amount_minor: 1_280_000,
+            currency: "CNY".into(),
+            product_line: Some("云服务".into()),
+        },
+    };
+    // A purchase from before the programme existed asks nobody.
+    store
+        .insert_transactions(&[purchase("old", today.add_days(-30))])
+        .await
+        .expect("old purchase");
+    let def = json!({
+        "slug": "after-purchase", "survey": "relationship-2026",
+        "audience": {"roles": ["decision_maker", "influencer"]},
+        "cadence": {"trigger": "transaction", "delay_days": 7}
+    });
+    programmes::save(&store, &def, false)
+        .await
+        .expect("programme");
+    let (port, inbox) = smtp_sink_with(Vec::new(), Duration::ZERO).await;
+    let send = SendConfig {
+        base_url: "http://127.0.0.1:1".into(),
+        smtp: Some(
+            SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "cx@example.com").expect("smtp"),
+        ),
+    };
+    let client = programmes::client();
+    programmes::tick(&store, &send, &client, at(0, 3)).await;
+    let p = store
+        .programme("after-purchase")
+        .await
+        .expect("db")
+        .expect("programme");
+    assert!(
+        store.waves(p.id).await.expect("waves").is_empty(),
+        "the old purchase asks nobody"
+    );
+
+    // Today's purchase: the account's decision maker and influencer, a week later.
+    store
+        .insert_transactions(&[purchase("new", today)])
+        .await
+        .expect("purchase");
+    programmes::tick(&store, &send, &client, at(0, 4)).await;
+    let waves = store.waves(p.id).await.expect("waves");
+    assert_eq!(waves.len(), 1);
+    assert!(
+        waves[0].label.starts_with(&today.to_string()),
+        "{}",
+        waves[0].label
+    );
+    assert_eq!(waves[0].stats["invited"], 2, "{:?}", waves[0].stats);
+    assert!(
+        inbox.lock().expect("lock").is_empty(),
+        "not before the delay"
+    );
+    programmes::tick(&store, &send, &client, at(7, 3)).await;
+    let mut to: Vec<String> = inbox
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(_, d)| recipient(d))
+        .collect();
+    to.sort();
+    assert_eq!(to, vec!["p1@k1.example.com", "p2@k1.example.com"]);
+    // The same purchase never triggers twice.
+    programmes::tick(&store, &send, &client, at(8, 3)).await;
+    assert_eq!(store.waves(p.id).await.expect("waves").len(), 1);
+    std::fs::remove_dir_all(&dir).ok();
+}
