@@ -80,6 +80,7 @@ macro_rules! impl_store {
                 let mut counts = $crate::InsertCounts::default();
                 // Comments are analysed on every core before the transaction opens.
                 let analyses = $crate::common::analyze_answers(batch);
+                let mut new_ids: Vec<i64> = Vec::with_capacity(batch.len());
                 let mut tx = self.pool.begin().await?;
                 let insert = format!(
                     "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language,
@@ -107,6 +108,7 @@ macro_rules! impl_store {
                         continue;
                     };
                     let id: i64 = row.try_get(0)?;
+                    new_ids.push(id);
                     for ((question, value), t) in r.answers.iter().zip(analysed) {
                         let (int, text) = $crate::common::answer_columns(value);
                         sqlx::query(
@@ -125,6 +127,7 @@ macro_rules! impl_store {
                     }
                     counts.inserted += 1;
                 }
+                $crate::cube::cube_add!(tx, $dialect, survey.0, &new_ids);
                 tx.commit().await?;
                 Ok(counts)
             }
@@ -413,6 +416,31 @@ macro_rules! impl_store {
             }
 
             async fn day_rows(&self, slice: &$crate::ResponseSlice) -> Result<Vec<$crate::DayRows>, $crate::StoreError> {
+                if let Some(plan) = $crate::cube::plan(slice) {
+                    use sqlx::Row;
+                    let (select, group, filter) = plan.sql(3);
+                    let sql = format!(
+                        "SELECT {select} day, CAST(SUM(n) AS BIGINT) FROM day_counts
+                         WHERE survey_id = $1 AND field = $2 AND question_id = '' {filter} GROUP BY {group} day"
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slice.survey.0).bind(plan.field);
+                    for b in plan.binds() {
+                        q = q.bind(b);
+                    }
+                    let k = usize::from(plan.grouped);
+                    return q
+                        .fetch_all(&self.pool)
+                        .await?
+                        .iter()
+                        .map(|row| {
+                            Ok($crate::DayRows {
+                                key: (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?,
+                                day: row.try_get::<i64, _>(k)? as i32,
+                                count: row.try_get::<i64, _>(k + 1)? as u64,
+                            })
+                        })
+                        .collect();
+                }
                 let (select, group, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 2)?;
                 let sql = format!(
                     "SELECT {select} r.submitted_day, COUNT(*) FROM responses r
@@ -438,6 +466,34 @@ macro_rules! impl_store {
                 column: $crate::ScoreColumn,
             ) -> Result<Vec<$crate::DayScore>, $crate::StoreError> {
                 use sqlx::Row;
+                if let (Some(plan), $crate::ScoreColumn::Value) = ($crate::cube::plan(slice), column) {
+                    let (select, group, filter) = plan.sql(4);
+                    let sql = format!(
+                        "SELECT {select} day, value, CAST(SUM(n) AS BIGINT) FROM day_counts
+                         WHERE survey_id = $1 AND field = $2 AND question_id = $3 {filter} GROUP BY {group} day, value"
+                    );
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(slice.survey.0)
+                        .bind(plan.field)
+                        .bind(question);
+                    for b in plan.binds() {
+                        q = q.bind(b);
+                    }
+                    let k = usize::from(plan.grouped);
+                    return q
+                        .fetch_all(&self.pool)
+                        .await?
+                        .iter()
+                        .map(|row| {
+                            Ok($crate::DayScore {
+                                key: (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?,
+                                day: row.try_get::<i64, _>(k)? as i32,
+                                value: row.try_get::<i64, _>(k + 1)?,
+                                count: row.try_get::<i64, _>(k + 2)? as u64,
+                            })
+                        })
+                        .collect();
+                }
                 let (select, group, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 3)?;
                 let column = match column {
                     $crate::ScoreColumn::Value => "a.value_int",
@@ -583,6 +639,58 @@ macro_rules! impl_store {
                 let q = questions.len();
                 if q < 2 {
                     return Ok(Vec::new());
+                }
+                // The cube holds the pairs of rated dimensions.
+                if let Some(plan) = $crate::cube::plan(slice) {
+                    let definition: String = sqlx::query_scalar("SELECT definition FROM surveys WHERE id = $1")
+                        .bind(slice.survey.0)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    let ratings = $crate::cube::ratings_of(&definition);
+                    let mut distinct = questions.to_vec();
+                    distinct.sort();
+                    distinct.dedup();
+                    if distinct.len() == q && questions.iter().all(|x| ratings.contains(x)) {
+                        let (select, group, filter) = plan.sql(3 + 2 * q);
+                        let list = |from: usize| (0..q).map(|i| format!("${}", from + i)).collect::<Vec<_>>().join(", ");
+                        let sql = format!(
+                            "SELECT {select} day, qx, qy, CAST(SUM(n) AS BIGINT), CAST(SUM(sx) AS BIGINT), CAST(SUM(sy) AS BIGINT),
+                                    CAST(SUM(sxy) AS BIGINT)
+                             FROM day_pairs WHERE survey_id = $1 AND field = $2 AND qx IN ({}) AND qy IN ({}) {filter}
+                             GROUP BY {group} day, qx, qy",
+                            list(3),
+                            list(3 + q)
+                        );
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slice.survey.0).bind(plan.field);
+                        for question in questions.iter().chain(questions) {
+                            query = query.bind(question);
+                        }
+                        for b in plan.binds() {
+                            query = query.bind(b);
+                        }
+                        let k = usize::from(plan.grouped);
+                        let mut out = Vec::new();
+                        for row in query.fetch_all(&self.pool).await? {
+                            let key = (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?;
+                            let qx: String = row.try_get(k + 1)?;
+                            let qy: String = row.try_get(k + 2)?;
+                            let (Some(a), Some(b)) = (questions.iter().position(|x| *x == qx), questions.iter().position(|x| *x == qy)) else {
+                                continue;
+                            };
+                            let (n, sx, sy, sxy): (i64, i64, i64, i64) =
+                                (row.try_get(k + 3)?, row.try_get(k + 4)?, row.try_get(k + 5)?, row.try_get(k + 6)?);
+                            let (i, j, sum_x, sum_y) = if a < b { (a, b, sx, sy) } else { (b, a, sy, sx) };
+                            out.push((i, j, $crate::DayPair {
+                                key,
+                                day: row.try_get::<i64, _>(k)? as i32,
+                                n: n as u64,
+                                sum_x,
+                                sum_y,
+                                sum_xy: sxy,
+                            }));
+                        }
+                        return Ok(out);
+                    }
                 }
                 // Inner: one row per response with each question's score as v0, v1, …;
                 // outer: per group and day, for every pair, n and the three sums.

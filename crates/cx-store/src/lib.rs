@@ -12,6 +12,7 @@
 
 pub mod accounts;
 mod common;
+mod cube;
 pub mod followup;
 pub mod import;
 pub mod metrics;
@@ -387,13 +388,24 @@ pub enum AnyStore {
 
 /// Opens (creating if needed) the database at `url` and brings its schema up to date.
 pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(AnyStore::Sqlite(SqliteStore::open(url).await?))
+    let store = if url.starts_with("sqlite:") {
+        AnyStore::Sqlite(SqliteStore::open(url).await?)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(AnyStore::Postgres(PgStore::open(url).await?))
+        AnyStore::Postgres(PgStore::open(url).await?)
     } else {
-        Err(StoreError::BadUrl(url.to_string()))
+        return Err(StoreError::BadUrl(url.to_string()));
+    };
+    // The daily counts are filled once from what is already stored.
+    if followup::FollowUpStore::setting(&store, cube::BUILT_KEY)
+        .await?
+        .is_none()
+    {
+        match &store {
+            AnyStore::Sqlite(s) => s.rebuild_day_counts().await?,
+            AnyStore::Postgres(s) => s.rebuild_day_counts().await?,
+        }
     }
+    Ok(store)
 }
 
 /// The URL without its password, for messages.

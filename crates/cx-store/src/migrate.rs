@@ -23,6 +23,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     ),
     (7, include_str!("../migrations/sqlite/0007_actions.sql")),
     (8, include_str!("../migrations/sqlite/0008_programmes.sql")),
+    (9, include_str!("../migrations/sqlite/0009_day_counts.sql")),
 ];
 
 /// `(version, sql)` for PostgreSQL.
@@ -49,6 +50,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (
         8,
         include_str!("../migrations/postgres/0008_programmes.sql"),
+    ),
+    (
+        9,
+        include_str!("../migrations/postgres/0009_day_counts.sql"),
     ),
 ];
 

@@ -118,3 +118,4 @@ crate::server::verbatim_sql!(PgStore, DIALECT);
 crate::accounts::impl_account_store!(PgStore);
 crate::followup::impl_followup_store!(PgStore);
 crate::programmes::impl_programme_store!(PgStore);
+crate::cube::impl_cube!(PgStore, DIALECT);

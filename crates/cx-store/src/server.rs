@@ -570,6 +570,14 @@ macro_rules! impl_server_store {
                     }
                     q.execute(&mut *tx).await?;
                 }
+                // The daily counts, in the same transaction.
+                let mut by_survey: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+                for &(id, k) in &stored {
+                    by_survey.entry(batch[k].survey.0).or_default().push(id);
+                }
+                for (survey, ids) in &by_survey {
+                    $crate::cube::cube_add!(tx, $dialect, *survey, ids);
+                }
                 tx.commit().await?;
                 out.into_iter()
                     .map(|o| o.ok_or_else(|| $crate::StoreError::Invalid("a submission had no outcome".into())))

@@ -125,3 +125,4 @@ crate::server::verbatim_sql!(SqliteStore, DIALECT);
 crate::accounts::impl_account_store!(SqliteStore);
 crate::followup::impl_followup_store!(SqliteStore);
 crate::programmes::impl_programme_store!(SqliteStore);
+crate::cube::impl_cube!(SqliteStore, DIALECT);

@@ -197,8 +197,10 @@ fn file_sqlite_and_postgres_give_identical_json() {
     let dir = tempdir("differential");
     let clean = clean_example(&dir);
     let clean = clean.to_str().expect("utf-8 path");
-    let slices: [&[&str]; 3] = [
+    let slices: [&[&str]; 4] = [
         &["--by", "region"],
+        // One filter, no group: answered by the daily counts of that field.
+        &["--where", "channel=email", "--interval", "month"],
         &[
             "--by",
             "region,channel",

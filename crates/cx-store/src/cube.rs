@@ -1,0 +1,298 @@
+//! Pre-aggregated daily counts ("the cube"): per survey, day, slice field and
+//! value, question and score, how many answers — plus, per pair of rated
+//! dimensions, the sums the CSI interval needs. They are added in the same
+//! transaction that stores the responses, so they are never behind, and a
+//! view that slices by at most one field (the overview, a breakdown by
+//! region, the overview of one region) reads a few thousand rows instead of
+//! every answer. Views the cube cannot answer (two fields, sentiment) go to
+//! the answers as before; both give the same counts, which the differential
+//! tests check.
+
+use crate::{Dialect, ResponseSlice, StoreError};
+
+/// The fields the cube is sliced by ('' = the totals).
+pub(crate) const FIELDS: [&str; 7] = [
+    "",
+    "channel",
+    "language",
+    "region",
+    "product_line",
+    "sales_team",
+    "tier",
+];
+
+/// How a slice reads the cube.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// The cube's field.
+    pub field: &'static str,
+    /// Only these values of the field.
+    pub values: Option<Vec<String>>,
+    /// One group per value of the field.
+    pub grouped: bool,
+}
+
+/// The plan for `slice`, or None when the cube cannot answer it.
+/// `CXSCORE_NO_CUBE=1` reads every answer instead (to compare, and to measure).
+pub(crate) fn plan(slice: &ResponseSlice) -> Option<Plan> {
+    if std::env::var_os("CXSCORE_NO_CUBE").is_some_and(|v| v == "1") {
+        return None;
+    }
+    if slice.by.len() > 1 || slice.filters.len() > 1 {
+        return None;
+    }
+    let field_of = |f: &str| FIELDS.iter().copied().find(|x| !x.is_empty() && *x == f);
+    let by = match slice.by.first() {
+        Some(f) => Some(field_of(f)?),
+        None => None,
+    };
+    let filter = match slice.filters.first() {
+        Some((f, values)) => Some((
+            field_of(f)?,
+            values
+                .iter()
+                .map(|v| v.trim().to_string())
+                .collect::<Vec<_>>(),
+        )),
+        None => None,
+    };
+    match (by, filter) {
+        (None, None) => Some(Plan {
+            field: "",
+            values: None,
+            grouped: false,
+        }),
+        (Some(b), None) => Some(Plan {
+            field: b,
+            values: None,
+            grouped: true,
+        }),
+        (None, Some((f, v))) => Some(Plan {
+            field: f,
+            values: Some(v),
+            grouped: false,
+        }),
+        (Some(b), Some((f, v))) if b == f => Some(Plan {
+            field: b,
+            values: Some(v),
+            grouped: true,
+        }),
+        _ => None,
+    }
+}
+
+impl Plan {
+    /// `(select of the group, GROUP BY of the group, filter)` for a cube
+    /// query whose parameters before the filter's are `$1…$(first-1)`; the
+    /// filter's values are bound after them.
+    pub(crate) fn sql(&self, first: usize) -> (&'static str, &'static str, String) {
+        let filter = match &self.values {
+            Some(v) => format!(
+                " AND grp IN ({})",
+                (0..v.len())
+                    .map(|i| format!("${}", first + i))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        };
+        if self.grouped {
+            ("grp, ", "grp, ", filter)
+        } else {
+            ("", "", filter)
+        }
+    }
+
+    /// The values to bind after the fixed parameters.
+    pub(crate) fn binds(&self) -> &[String] {
+        self.values.as_deref().unwrap_or_default()
+    }
+}
+
+fn quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The statements that add the responses matched by `filter` (a condition on
+/// responses `r`, e.g. `r.id IN (…)`) to the cube; `ratings` are the rated
+/// dimensions of their survey, whose pairs are summed.
+pub(crate) fn add_statements(
+    dialect: &Dialect,
+    filter: &str,
+    ratings: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let list = ratings
+        .iter()
+        .map(|q| quoted(q))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for field in FIELDS {
+        // PostgreSQL refuses a constant in GROUP BY: the totals group without it.
+        let (expr, group) = if field.is_empty() {
+            ("''".to_string(), String::new())
+        } else {
+            let e = crate::field_expr(dialect, field)?;
+            (e.clone(), format!(", {e}"))
+        };
+        let name = quoted(field);
+        out.push(format!(
+            "INSERT INTO day_counts (survey_id, field, question_id, grp, day, value, n)
+             SELECT r.survey_id, {name}, a.question_id, {expr}, r.submitted_day, a.value_int, COUNT(*)
+             FROM responses r JOIN answers a ON a.response_id = r.id
+             WHERE {filter} AND a.value_int IS NOT NULL
+             GROUP BY r.survey_id, a.question_id{group}, r.submitted_day, a.value_int
+             ORDER BY 1, 3, 4, 5, 6
+             ON CONFLICT (survey_id, field, question_id, grp, day, value) DO UPDATE SET n = day_counts.n + excluded.n"
+        ));
+        out.push(format!(
+            "INSERT INTO day_counts (survey_id, field, question_id, grp, day, value, n)
+             SELECT r.survey_id, {name}, '', {expr}, r.submitted_day, 0, COUNT(*)
+             FROM responses r
+             WHERE {filter}
+             GROUP BY r.survey_id{group}, r.submitted_day
+             ORDER BY 1, 4, 5
+             ON CONFLICT (survey_id, field, question_id, grp, day, value) DO UPDATE SET n = day_counts.n + excluded.n"
+        ));
+        if ratings.len() > 1 {
+            out.push(format!(
+                "INSERT INTO day_pairs (survey_id, field, qx, qy, grp, day, n, sx, sy, sxy)
+                 SELECT r.survey_id, {name}, x.question_id, y.question_id, {expr}, r.submitted_day, COUNT(*),
+                        SUM(x.value_int), SUM(y.value_int), SUM(x.value_int * y.value_int)
+                 FROM responses r JOIN answers x ON x.response_id = r.id
+                 JOIN answers y ON y.response_id = r.id AND y.question_id > x.question_id
+                 WHERE {filter} AND x.question_id IN ({list}) AND y.question_id IN ({list})
+                   AND x.value_int IS NOT NULL AND y.value_int IS NOT NULL
+                 GROUP BY r.survey_id, x.question_id, y.question_id{group}, r.submitted_day
+                 ORDER BY 1, 3, 4, 5, 6
+                 ON CONFLICT (survey_id, field, qx, qy, grp, day) DO UPDATE SET n = day_pairs.n + excluded.n,
+                   sx = day_pairs.sx + excluded.sx, sy = day_pairs.sy + excluded.sy, sxy = day_pairs.sxy + excluded.sxy"
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The rated dimensions of a survey definition (JSON), whose pairs the cube sums.
+pub(crate) fn ratings_of(definition: &str) -> Vec<String> {
+    serde_json::from_str::<cx_core::model::survey::SurveyDefinition>(definition)
+        .map(|d| {
+            d.questions
+                .iter()
+                .filter(|q| matches!(q.kind, cx_core::model::survey::QuestionKind::Rating))
+                .map(|q| q.id.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `r.id IN (…)` of stored response ids (integers from the database, written inline).
+pub(crate) fn id_filter(ids: &[i64]) -> String {
+    format!(
+        "r.id IN ({})",
+        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    )
+}
+
+/// Adds the responses `ids` of `survey` to the cube inside `$tx`.
+macro_rules! cube_add {
+    ($tx:expr, $dialect:expr, $survey:expr, $ids:expr) => {{
+        let ids: &[i64] = $ids;
+        if !ids.is_empty() {
+            let definition: String =
+                sqlx::query_scalar("SELECT definition FROM surveys WHERE id = $1")
+                    .bind($survey)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+            let ratings = $crate::cube::ratings_of(&definition);
+            for chunk in ids.chunks(50_000) {
+                let filter = $crate::cube::id_filter(chunk);
+                for sql in $crate::cube::add_statements(&$dialect, &filter, &ratings)? {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+            }
+        }
+    }};
+}
+
+pub(crate) use cube_add;
+
+/// The cube's setting: present once it has been filled from the stored responses.
+pub(crate) const BUILT_KEY: &str = "day_counts_built";
+
+/// `rebuild_day_counts` for a backend: refills the cube from every stored response.
+macro_rules! impl_cube {
+    ($ty:ident, $dialect:expr) => {
+        impl $ty {
+            /// Fills the cube from the responses already stored (once, when a
+            /// database is first opened by a version that has it).
+            pub async fn rebuild_day_counts(&self) -> Result<(), $crate::StoreError> {
+                let mut tx = self.pool.begin().await?;
+                // Claimed first: a second process opening the same database
+                // waits here, then finds the cube built and leaves it alone.
+                let claimed = sqlx::query(
+                    "INSERT INTO settings (key, value, updated_at) VALUES ($1, '1', $2) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind($crate::cube::BUILT_KEY)
+                .bind($crate::now_rfc3339())
+                .execute(&mut *tx)
+                .await?;
+                if claimed.rows_affected() == 0 {
+                    return Ok(());
+                }
+                sqlx::query("DELETE FROM day_counts").execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM day_pairs").execute(&mut *tx).await?;
+                let surveys: Vec<(i64, String)> = sqlx::query_as("SELECT id, definition FROM surveys")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for (id, definition) in surveys {
+                    let ratings = $crate::cube::ratings_of(&definition);
+                    let filter = format!("r.survey_id = {id}");
+                    for sql in $crate::cube::add_statements(&$dialect, &filter, &ratings)? {
+                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_cube;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cx_core::model::SurveyId;
+
+    fn slice(by: &[&str], filters: &[(&str, &[&str])]) -> ResponseSlice {
+        ResponseSlice {
+            survey: SurveyId(1),
+            by: by.iter().map(|s| s.to_string()).collect(),
+            filters: filters
+                .iter()
+                .map(|(f, v)| (f.to_string(), v.iter().map(|s| s.to_string()).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn which_slices_the_cube_answers() {
+        assert_eq!(plan(&slice(&[], &[])).map(|p| p.field), Some(""));
+        let p = plan(&slice(&["region"], &[])).expect("by region");
+        assert!(p.grouped && p.values.is_none());
+        let p = plan(&slice(&[], &[("region", &["华东 "])])).expect("one region");
+        assert_eq!(
+            (p.field, p.values, p.grouped),
+            ("region", Some(vec!["华东".to_string()]), false)
+        );
+        assert!(plan(&slice(&["region"], &[("region", &["华东"])])).is_some());
+        assert_eq!(plan(&slice(&["region"], &[("tier", &["key"])])), None);
+        assert_eq!(plan(&slice(&["region", "tier"], &[])), None);
+        assert_eq!(plan(&slice(&["account_manager"], &[])), None);
+        assert_eq!(plan(&slice(&[], &[("", &["x"])])), None);
+    }
+}
