@@ -5,7 +5,7 @@ by region by push-down) and the metrics endpoint, timed from a client on the sam
 machine (so the figure is server time plus a local round trip).
 
     cargo build --release -p cxscore
-    python3 bench/dashboard.py [--rows 1000000]
+    python3 bench/dashboard.py [--rows 1000000] [--repeat 5] [--compare-raw]
 
 The database is built once under bench/data/ (kept for reruns)."""
 import argparse
@@ -52,6 +52,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--compare-raw", action="store_true",
+                    help="also time the same requests with the daily counts switched off")
     args = ap.parse_args()
     data = os.path.join(ROOT, "bench/data")
     os.makedirs(data, exist_ok=True)
@@ -69,8 +71,14 @@ def main():
         cx(db, "user", "add", "bench", "--role", "analyst", "--password-stdin", stdin="bench password 123\n")
         os.remove(csv)
     token = cx(db, "token", "create", "--user", "bench", "--scope", "read").strip()
+    pages(db, token, args, {}, "daily counts (the default)")
+    if args.compare_raw:
+        pages(db, token, args, {"CXSCORE_NO_CUBE": "1"}, "every answer read (CXSCORE_NO_CUBE=1, the path before the daily counts)")
+
+
+def pages(db, token, args, env, label):
     server = subprocess.Popen([CXSCORE, "--db", db, "serve", "--addr", "127.0.0.1:0", "--rate-limit", "0"],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, **env})
     url = re.search(r"http://[0-9.:]+", server.stdout.readline()).group(0)
     try:
         jar = http.cookiejar.CookieJar()
@@ -88,7 +96,7 @@ def main():
                 times.append((time.perf_counter() - t) * 1000)
             print(f"| {name} | {statistics.median(times):.0f} | {min(times):.0f} | {max(times):.0f} |")
 
-        print(f"{args.rows:,} responses in SQLite; milliseconds over {args.repeat} request(s)\n")
+        print(f"\n{args.rows:,} responses in SQLite, {label}; milliseconds over {args.repeat} request(s)\n")
         print("| request | median ms | min | max |")
         print("|---|---:|---:|---:|")
         timed("GET /app (overview: quarterly trend with comparisons + breakdown by region)",

@@ -341,6 +341,11 @@ impl TimeFilter {
         self.interval.is_some() || self.from.is_some() || self.to.is_some()
     }
 
+    /// The reporting window `[from, to]` (either end open).
+    pub fn window(&self) -> (Option<Date>, Option<Date>) {
+        (self.from, self.to)
+    }
+
     /// The grouping interval.
     pub fn interval(&self) -> Option<Interval> {
         self.interval

@@ -37,6 +37,8 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/app/live", get(crate::app_loop::live_feed))
         .route("/app/live.js", get(crate::app_loop::live_script))
+        .route("/app/static/charts.js", get(charts_script))
+        .route("/app/static/echarts.min.js", get(echarts_script))
         .route("/app/tasks", get(crate::app_loop::tasks_page))
         .route("/app/actions", post(crate::app_loop::action_post))
         .route(
@@ -687,4 +689,34 @@ async fn logout(State(state): State<Shared>, headers: HeaderMap, body: Bytes) ->
         Ok(None) => Redirect::to("/app/login").into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The overview's interactive charts (progressive: the SVG stays for no-JS readers).
+async fn charts_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../static/charts.js"),
+    )
+        .into_response()
+}
+
+/// Apache ECharts, vendored at a pinned version by `scripts/vendor-echarts.sh`.
+async fn echarts_script() -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/javascript; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        include_bytes!("../static/vendor/echarts.min.js").as_slice(),
+    )
+        .into_response()
 }

@@ -286,6 +286,8 @@ pub struct Overview {
     latest_period: String,
     tiles: Vec<Tile>,
     trend_svgs: Vec<String>,
+    /// Each trend's points as JSON, for the interactive chart (`static/charts.js`).
+    trend_points: Vec<String>,
     breakdown_svg: String,
     rows: Vec<Row>,
     sort_links: Vec<(String, String, bool)>,
@@ -296,6 +298,22 @@ pub struct Overview {
     query: String,
     generated: String,
     empty: bool,
+}
+
+impl Overview {
+    /// Each trend's SVG with its points as JSON ('' when there are none).
+    fn trends(&self) -> Vec<(&str, &str)> {
+        self.trend_svgs
+            .iter()
+            .enumerate()
+            .map(|(i, svg)| {
+                (
+                    svg.as_str(),
+                    self.trend_points.get(i).map_or("", String::as_str),
+                )
+            })
+            .collect()
+    }
 }
 
 impl Overview {
@@ -493,6 +511,7 @@ pub async fn overview(
         latest_period: String::new(),
         tiles: Vec::new(),
         trend_svgs: Vec::new(),
+        trend_points: Vec::new(),
         breakdown_svg: String::new(),
         rows: Vec::new(),
         sort_links: Vec::new(),
@@ -544,8 +563,18 @@ pub async fn overview(
             })
             .collect();
         if !points.is_empty() {
-            view.trend_svgs
-                .push(trend(&points, &format!("{label} · {}", l.trend), label));
+            let title = format!("{label} · {}", l.trend);
+            view.trend_svgs.push(trend(&points, &title, label));
+            view.trend_points.push(
+                serde_json::json!({
+                    "title": title,
+                    "unit": label,
+                    "points": points.iter().map(|p| serde_json::json!({
+                        "label": p.label, "value": p.value, "lo": p.lo, "hi": p.hi, "n": p.n,
+                    })).collect::<Vec<_>>(),
+                })
+                .to_string(),
+            );
         }
     }
     if let Some(last) = groups.last() {

@@ -242,6 +242,7 @@ fn slice(survey: &StoredSurvey, params: &ViewParams) -> ResponseSlice {
         survey: survey.id,
         by: Vec::new(),
         filters,
+        collapse: None,
     }
 }
 

@@ -45,7 +45,10 @@ macro_rules! impl_store {
 
             async fn surveys(&self) -> Result<Vec<$crate::StoredSurvey>, $crate::StoreError> {
                 let rows = sqlx::query(
-                    "SELECT s.id, s.definition, (SELECT COUNT(*) FROM responses r WHERE r.survey_id = s.id)
+                    "SELECT s.id, s.definition, COALESCE((SELECT CAST(SUM(d.n) AS BIGINT) FROM day_counts d
+                             WHERE d.survey_id = s.id AND d.field = '' AND d.question_id = ''
+                               AND EXISTS (SELECT 1 FROM settings x WHERE x.key = 'day_counts_built')),
+                            (SELECT COUNT(*) FROM responses r WHERE r.survey_id = s.id))
                      FROM surveys s ORDER BY s.id DESC",
                 )
                 .fetch_all(&self.pool)
@@ -56,7 +59,10 @@ macro_rules! impl_store {
             async fn survey(&self, key: &str) -> Result<$crate::StoredSurvey, $crate::StoreError> {
                 let id: i64 = key.trim().parse().unwrap_or(-1);
                 let row = sqlx::query(
-                    "SELECT s.id, s.definition, (SELECT COUNT(*) FROM responses r WHERE r.survey_id = s.id)
+                    "SELECT s.id, s.definition, COALESCE((SELECT CAST(SUM(d.n) AS BIGINT) FROM day_counts d
+                             WHERE d.survey_id = s.id AND d.field = '' AND d.question_id = ''
+                               AND EXISTS (SELECT 1 FROM settings x WHERE x.key = 'day_counts_built')),
+                            (SELECT COUNT(*) FROM responses r WHERE r.survey_id = s.id))
                      FROM surveys s WHERE s.id = $1 OR s.slug = $2",
                 )
                 .bind(id)
@@ -418,28 +424,28 @@ macro_rules! impl_store {
             async fn day_rows(&self, slice: &$crate::ResponseSlice) -> Result<Vec<$crate::DayRows>, $crate::StoreError> {
                 if let Some(plan) = $crate::cube::plan(slice) {
                     use sqlx::Row;
-                    let (select, group, filter) = plan.sql(3);
-                    let sql = format!(
-                        "SELECT {select} day, CAST(SUM(n) AS BIGINT) FROM day_counts
-                         WHERE survey_id = $1 AND field = $2 AND question_id = '' {filter} GROUP BY {group} day"
+                    let sql = $crate::cube::select(
+                        &plan, slice.collapse, "day_counts",
+                        "survey_id = $1 AND field = $2 AND question_id = ''", 3, &[], "CAST(SUM(n) AS BIGINT)",
                     );
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slice.survey.0).bind(plan.field);
                     for b in plan.binds() {
                         q = q.bind(b);
                     }
+                    if let Some((lo, hi)) = slice.collapse {
+                        q = q.bind(i64::from(lo)).bind(i64::from(hi));
+                    }
                     let k = usize::from(plan.grouped);
-                    return q
-                        .fetch_all(&self.pool)
-                        .await?
-                        .iter()
-                        .map(|row| {
-                            Ok($crate::DayRows {
-                                key: (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?,
-                                day: row.try_get::<i64, _>(k)? as i32,
-                                count: row.try_get::<i64, _>(k + 1)? as u64,
-                            })
-                        })
-                        .collect();
+                    let mut out = Vec::new();
+                    for row in q.fetch_all(&self.pool).await? {
+                        let Some(day) = row.try_get::<Option<i64>, _>(k)? else { continue };
+                        out.push($crate::DayRows {
+                            key: (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?,
+                            day: day as i32,
+                            count: row.try_get::<i64, _>(k + 1)? as u64,
+                        });
+                    }
+                    return Ok(out);
                 }
                 let (select, group, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 2)?;
                 let sql = format!(
@@ -467,10 +473,9 @@ macro_rules! impl_store {
             ) -> Result<Vec<$crate::DayScore>, $crate::StoreError> {
                 use sqlx::Row;
                 if let (Some(plan), $crate::ScoreColumn::Value) = ($crate::cube::plan(slice), column) {
-                    let (select, group, filter) = plan.sql(4);
-                    let sql = format!(
-                        "SELECT {select} day, value, CAST(SUM(n) AS BIGINT) FROM day_counts
-                         WHERE survey_id = $1 AND field = $2 AND question_id = $3 {filter} GROUP BY {group} day, value"
+                    let sql = $crate::cube::select(
+                        &plan, slice.collapse, "day_counts",
+                        "survey_id = $1 AND field = $2 AND question_id = $3", 4, &["value"], "CAST(SUM(n) AS BIGINT)",
                     );
                     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(slice.survey.0)
@@ -479,20 +484,21 @@ macro_rules! impl_store {
                     for b in plan.binds() {
                         q = q.bind(b);
                     }
+                    if let Some((lo, hi)) = slice.collapse {
+                        q = q.bind(i64::from(lo)).bind(i64::from(hi));
+                    }
                     let k = usize::from(plan.grouped);
-                    return q
-                        .fetch_all(&self.pool)
-                        .await?
-                        .iter()
-                        .map(|row| {
-                            Ok($crate::DayScore {
-                                key: (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?,
-                                day: row.try_get::<i64, _>(k)? as i32,
-                                value: row.try_get::<i64, _>(k + 1)?,
-                                count: row.try_get::<i64, _>(k + 2)? as u64,
-                            })
-                        })
-                        .collect();
+                    let mut out = Vec::new();
+                    for row in q.fetch_all(&self.pool).await? {
+                        let Some(day) = row.try_get::<Option<i64>, _>(k)? else { continue };
+                        out.push($crate::DayScore {
+                            key: (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?,
+                            day: day as i32,
+                            value: row.try_get::<i64, _>(k + 1)?,
+                            count: row.try_get::<i64, _>(k + 2)? as u64,
+                        });
+                    }
+                    return Ok(out);
                 }
                 let (select, group, filter, binds) = $crate::common::slice_sql(&$dialect, slice, 3)?;
                 let column = match column {
@@ -651,15 +657,15 @@ macro_rules! impl_store {
                     distinct.sort();
                     distinct.dedup();
                     if distinct.len() == q && questions.iter().all(|x| ratings.contains(x)) {
-                        let (select, group, filter) = plan.sql(3 + 2 * q);
                         let list = |from: usize| (0..q).map(|i| format!("${}", from + i)).collect::<Vec<_>>().join(", ");
-                        let sql = format!(
-                            "SELECT {select} day, qx, qy, CAST(SUM(n) AS BIGINT), CAST(SUM(sx) AS BIGINT), CAST(SUM(sy) AS BIGINT),
-                                    CAST(SUM(sxy) AS BIGINT)
-                             FROM day_pairs WHERE survey_id = $1 AND field = $2 AND qx IN ({}) AND qy IN ({}) {filter}
-                             GROUP BY {group} day, qx, qy",
-                            list(3),
-                            list(3 + q)
+                        let sql = $crate::cube::select(
+                            &plan,
+                            slice.collapse,
+                            "day_pairs",
+                            &format!("survey_id = $1 AND field = $2 AND qx IN ({}) AND qy IN ({})", list(3), list(3 + q)),
+                            3 + 2 * q,
+                            &["qx", "qy"],
+                            "CAST(SUM(n) AS BIGINT), CAST(SUM(sx) AS BIGINT), CAST(SUM(sy) AS BIGINT), CAST(SUM(sxy) AS BIGINT)",
                         );
                         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(slice.survey.0).bind(plan.field);
                         for question in questions.iter().chain(questions) {
@@ -668,9 +674,13 @@ macro_rules! impl_store {
                         for b in plan.binds() {
                             query = query.bind(b);
                         }
+                        if let Some((lo, hi)) = slice.collapse {
+                            query = query.bind(i64::from(lo)).bind(i64::from(hi));
+                        }
                         let k = usize::from(plan.grouped);
                         let mut out = Vec::new();
                         for row in query.fetch_all(&self.pool).await? {
+                            let Some(day) = row.try_get::<Option<i64>, _>(k)? else { continue };
                             let key = (0..k).map(|i| row.try_get::<String, _>(i)).collect::<Result<Vec<_>, _>>()?;
                             let qx: String = row.try_get(k + 1)?;
                             let qy: String = row.try_get(k + 2)?;
@@ -682,7 +692,7 @@ macro_rules! impl_store {
                             let (i, j, sum_x, sum_y) = if a < b { (a, b, sx, sy) } else { (b, a, sy, sx) };
                             out.push((i, j, $crate::DayPair {
                                 key,
-                                day: row.try_get::<i64, _>(k)? as i32,
+                                day: day as i32,
                                 n: n as u64,
                                 sum_x,
                                 sum_y,

@@ -32,10 +32,32 @@ pub(crate) struct Plan {
     pub grouped: bool,
 }
 
+/// 0 = not decided yet (read `CXSCORE_NO_CUBE`), 1 = used, 2 = every answer read.
+static MODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Whether queries read the daily counts (`CXSCORE_NO_CUBE=1` or
+/// [`use_daily_counts`]`(false)` reads every answer instead, to compare and
+/// to measure); they are kept up to date either way.
+pub fn daily_counts_used() -> bool {
+    use std::sync::atomic::Ordering;
+    match MODE.load(Ordering::Relaxed) {
+        0 => {
+            let off = std::env::var_os("CXSCORE_NO_CUBE").is_some_and(|v| v == "1");
+            MODE.store(if off { 2 } else { 1 }, Ordering::Relaxed);
+            !off
+        }
+        m => m == 1,
+    }
+}
+
+/// Switches reading the daily counts on or off for this process.
+pub fn use_daily_counts(on: bool) {
+    MODE.store(if on { 1 } else { 2 }, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The plan for `slice`, or None when the cube cannot answer it.
-/// `CXSCORE_NO_CUBE=1` reads every answer instead (to compare, and to measure).
 pub(crate) fn plan(slice: &ResponseSlice) -> Option<Plan> {
-    if std::env::var_os("CXSCORE_NO_CUBE").is_some_and(|v| v == "1") {
+    if !daily_counts_used() {
         return None;
     }
     if slice.by.len() > 1 || slice.filters.len() > 1 {
@@ -109,17 +131,66 @@ impl Plan {
     }
 }
 
+/// A query of a cube table for `plan`: `keys` of the group (`grp` when
+/// grouped), the day (or, collapsed to `[lo, hi]`, the window's first day with
+/// rows), the `extra` grouped columns, then `aggs`. Parameters: the fixed
+/// ones `$1…$(first-1)` in `fixed`, the plan's values, then `lo` and `hi`
+/// when collapsed.
+pub(crate) fn select(
+    plan: &Plan,
+    collapse: Option<(i32, i32)>,
+    table: &str,
+    fixed: &str,
+    first: usize,
+    extra: &[&str],
+    aggs: &str,
+) -> String {
+    let (_, _, filter) = plan.sql(first);
+    let nb = plan.binds().len();
+    let mut columns: Vec<String> = Vec::new();
+    let mut group: Vec<&str> = Vec::new();
+    if plan.grouped {
+        columns.push("grp".into());
+        group.push("grp");
+    }
+    let days = match collapse {
+        Some(_) => {
+            columns.push("MIN(day)".into());
+            format!(" AND day BETWEEN ${} AND ${}", first + nb, first + nb + 1)
+        }
+        None => {
+            columns.push("day".into());
+            group.push("day");
+            String::new()
+        }
+    };
+    columns.extend(extra.iter().map(|c| c.to_string()));
+    group.extend(extra);
+    columns.push(aggs.to_string());
+    let group = if group.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {}", group.join(", "))
+    };
+    format!(
+        "SELECT {} FROM {table} WHERE {fixed}{filter}{days}{group}",
+        columns.join(", ")
+    )
+}
+
 fn quoted(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 /// The statements that add the responses matched by `filter` (a condition on
 /// responses `r`, e.g. `r.id IN (…)`) to the cube; `ratings` are the rated
-/// dimensions of their survey, whose pairs are summed.
+/// dimensions of their survey, whose pairs are summed; `counts` false adds
+/// only the pairs (after a survey's rated dimensions changed).
 pub(crate) fn add_statements(
     dialect: &Dialect,
     filter: &str,
     ratings: &[String],
+    counts: bool,
 ) -> Result<Vec<String>, StoreError> {
     let mut out = Vec::new();
     let list = ratings
@@ -136,7 +207,8 @@ pub(crate) fn add_statements(
             (e.clone(), format!(", {e}"))
         };
         let name = quoted(field);
-        out.push(format!(
+        if counts {
+            out.push(format!(
             "INSERT INTO day_counts (survey_id, field, question_id, grp, day, value, n)
              SELECT r.survey_id, {name}, a.question_id, {expr}, r.submitted_day, a.value_int, COUNT(*)
              FROM responses r JOIN answers a ON a.response_id = r.id
@@ -145,7 +217,7 @@ pub(crate) fn add_statements(
              ORDER BY 1, 3, 4, 5, 6
              ON CONFLICT (survey_id, field, question_id, grp, day, value) DO UPDATE SET n = day_counts.n + excluded.n"
         ));
-        out.push(format!(
+            out.push(format!(
             "INSERT INTO day_counts (survey_id, field, question_id, grp, day, value, n)
              SELECT r.survey_id, {name}, '', {expr}, r.submitted_day, 0, COUNT(*)
              FROM responses r
@@ -154,6 +226,7 @@ pub(crate) fn add_statements(
              ORDER BY 1, 4, 5
              ON CONFLICT (survey_id, field, question_id, grp, day, value) DO UPDATE SET n = day_counts.n + excluded.n"
         ));
+        }
         if ratings.len() > 1 {
             out.push(format!(
                 "INSERT INTO day_pairs (survey_id, field, qx, qy, grp, day, n, sx, sy, sxy)
@@ -207,7 +280,7 @@ macro_rules! cube_add {
             let ratings = $crate::cube::ratings_of(&definition);
             for chunk in ids.chunks(50_000) {
                 let filter = $crate::cube::id_filter(chunk);
-                for sql in $crate::cube::add_statements(&$dialect, &filter, &ratings)? {
+                for sql in $crate::cube::add_statements(&$dialect, &filter, &ratings, true)? {
                     sqlx::query(sqlx::AssertSqlSafe(sql))
                         .execute(&mut *$tx)
                         .await?;
@@ -218,6 +291,31 @@ macro_rules! cube_add {
 }
 
 pub(crate) use cube_add;
+
+/// Recomputes a survey's pair sums inside `$tx` when its rated dimensions
+/// changed from `$old` to `$new` (survey definitions, JSON).
+macro_rules! cube_pairs_refresh {
+    ($tx:expr, $dialect:expr, $survey:expr, $old:expr, $new:expr) => {{
+        let (old, new) = (
+            $crate::cube::ratings_of($old),
+            $crate::cube::ratings_of($new),
+        );
+        if old != new {
+            sqlx::query("DELETE FROM day_pairs WHERE survey_id = $1")
+                .bind($survey)
+                .execute(&mut *$tx)
+                .await?;
+            let filter = format!("r.survey_id = {}", $survey);
+            for sql in $crate::cube::add_statements(&$dialect, &filter, &new, false)? {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+    }};
+}
+
+pub(crate) use cube_pairs_refresh;
 
 /// The cube's setting: present once it has been filled from the stored responses.
 pub(crate) const BUILT_KEY: &str = "day_counts_built";
@@ -250,7 +348,7 @@ macro_rules! impl_cube {
                 for (id, definition) in surveys {
                     let ratings = $crate::cube::ratings_of(&definition);
                     let filter = format!("r.survey_id = {id}");
-                    for sql in $crate::cube::add_statements(&$dialect, &filter, &ratings)? {
+                    for sql in $crate::cube::add_statements(&$dialect, &filter, &ratings, true)? {
                         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
                     }
                 }
@@ -276,6 +374,7 @@ mod tests {
                 .iter()
                 .map(|(f, v)| (f.to_string(), v.iter().map(|s| s.to_string()).collect()))
                 .collect(),
+            collapse: None,
         }
     }
 

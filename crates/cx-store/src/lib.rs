@@ -13,6 +13,7 @@
 pub mod accounts;
 mod common;
 mod cube;
+pub use cube::{daily_counts_used, use_daily_counts};
 pub mod followup;
 pub mod import;
 pub mod metrics;
@@ -263,6 +264,10 @@ pub struct ResponseSlice {
     pub by: Vec<String>,
     /// Keep responses whose field is one of the values.
     pub filters: Vec<(String, Vec<String>)>,
+    /// The caller needs only totals over these days (inclusive): a store may
+    /// return one row per group and value, dated any day inside (the daily
+    /// counts do; reading every answer returns days as usual).
+    pub collapse: Option<(i32, i32)>,
 }
 
 /// The operations every backend provides.

@@ -34,6 +34,17 @@ pub async fn survey_metrics<S: Store>(
 ) -> Result<MetricsReport, StoreError> {
     let spec = &request.spec;
     let slots = spec.slots();
+    // Without periods or a comparison every day of the window counts the same:
+    // the store may hand back totals over the window instead of days.
+    let mut slice = request.slice.clone();
+    if request.time.interval().is_none() && !request.time.compare_previous() {
+        let (from, to) = request.time.window();
+        slice.collapse = Some((
+            from.map_or(i32::MIN, |d| d.days()),
+            to.map_or(i32::MAX, |d| d.days()),
+        ));
+    }
+    let slice = &slice;
     let mut groups: HashMap<(Vec<String>, Bucket), GroupAccumulator> = HashMap::new();
     let bucket_of = |day: i32| -> Option<Bucket> {
         if request.time.needs_dates() {
@@ -42,7 +53,7 @@ pub async fn survey_metrics<S: Store>(
             Some(Bucket::ALL)
         }
     };
-    for r in store.day_rows(&request.slice).await? {
+    for r in store.day_rows(slice).await? {
         if let Some(b) = bucket_of(r.day) {
             groups
                 .entry((r.key, b))
@@ -55,7 +66,7 @@ pub async fn survey_metrics<S: Store>(
             SlotKind::Sentiment => crate::ScoreColumn::Sentiment,
             _ => crate::ScoreColumn::Value,
         };
-        for s in store.day_scores(&request.slice, question, column).await? {
+        for s in store.day_scores(slice, question, column).await? {
             let Some(b) = bucket_of(s.day) else { continue };
             let acc = groups
                 .entry((s.key, b))
@@ -88,7 +99,7 @@ pub async fn survey_metrics<S: Store>(
         .collect();
     if dims.len() > 1 {
         let questions: Vec<String> = dims.iter().map(|(_, q)| (*q).clone()).collect();
-        for (a, b, p) in store.day_pairs_all(&request.slice, &questions).await? {
+        for (a, b, p) in store.day_pairs_all(slice, &questions).await? {
             let Some(bucket) = bucket_of(p.day) else {
                 continue;
             };
@@ -164,6 +175,7 @@ impl MetricsQuery {
                 survey: survey.id,
                 by: self.by.clone(),
                 filters,
+                collapse: None,
             },
             time,
         })

@@ -624,19 +624,27 @@ macro_rules! impl_server_store {
                         d.slug
                     )));
                 }
-                let done = sqlx::query(
+                let mut tx = self.pool.begin().await?;
+                let Some(old): Option<String> = sqlx::query_scalar("SELECT definition FROM surveys WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Err($crate::StoreError::NotFound(format!("no survey {}", id.0)));
+                };
+                sqlx::query(
                     "UPDATE surveys SET slug = $1, title = $2, anonymous = $3, definition = $4 WHERE id = $5",
                 )
                 .bind(&d.slug)
                 .bind(d.title.get("en"))
                 .bind(d.anonymous)
-                .bind(json)
+                .bind(&json)
                 .bind(id.0)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-                if done.rows_affected() == 0 {
-                    return Err($crate::StoreError::NotFound(format!("no survey {}", id.0)));
-                }
+                // The daily pair sums follow the rated dimensions.
+                $crate::cube::cube_pairs_refresh!(tx, $dialect, id.0, &old, &json);
+                tx.commit().await?;
                 Ok(())
             }
 

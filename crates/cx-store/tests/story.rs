@@ -305,6 +305,7 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
                 survey: id,
                 by: vec!["region".into()],
                 filters: vec![],
+                collapse: None,
             },
             time,
         };
@@ -321,6 +322,7 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
             survey: id,
             by: vec!["channel".into()],
             filters: vec![("region".into(), vec!["华东".into(), "华南".into()])],
+            collapse: None,
         },
         time: TimeFilter::new(None, None, None, false).expect("valid"),
     };
@@ -331,6 +333,7 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
         survey: id,
         by: vec!["re'gion".into()],
         filters: vec![],
+        collapse: None,
     };
     assert!(matches!(
         store.day_rows(&bad).await,
@@ -348,6 +351,7 @@ async fn text_story(store: &AnyStore, id: cx_core::model::SurveyId) -> Result<()
         survey: id,
         by: vec!["region".into()],
         filters: vec![],
+        collapse: None,
     };
     let mut counts: HashMap<i64, u64> = HashMap::new();
     for s in store
@@ -568,6 +572,7 @@ async fn server_story(store: &AnyStore) -> Result<(), StoreError> {
             survey: id,
             by: vec![],
             filters: vec![],
+            collapse: None,
         },
         days: (None, None),
         text_question: "comment".into(),
