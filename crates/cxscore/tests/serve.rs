@@ -775,8 +775,14 @@ fn a_respondent_fills_the_survey_in_a_real_browser_in_both_languages() {
     // With JavaScript the trends become interactive charts (the vendored
     // ECharts); the SVG stays in the page for readers without it.
     let charts = browser.wait_for("class=\"echart\"");
-    assert!(charts.contains("data-points="), "the points travel with the figure");
-    assert!(charts.contains("<svg"), "the server-side SVG is still there");
+    assert!(
+        charts.contains("data-points="),
+        "the points travel with the figure"
+    );
+    assert!(
+        charts.contains("<svg"),
+        "the server-side SVG is still there"
+    );
     let (_, body) = http(
         &server.url,
         "GET",
