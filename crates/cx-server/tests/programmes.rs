@@ -958,3 +958,86 @@ async fn a_purchase_triggers_an_invitation_after_the_delay() {
     assert_eq!(store.waves(p.id).await.expect("waves").len(), 1);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_task_triggers_a_resurvey_of_its_person() {
+    use cx_store::followup::{FollowUpStore, NewTask, TaskChange};
+    let (store, dir) = setup("resolved").await;
+    let def = json!({
+        "slug": "after-task", "survey": "relationship-2026",
+        "cadence": {"trigger": "task_resolved", "delay_days": 2}
+    });
+    programmes::save(&store, &def, false)
+        .await
+        .expect("programme");
+    let ids = store.contact_ids(&["K1-P2".into()]).await.expect("ids");
+    let accounts = store.account_ids(&["K1".into()]).await.expect("ids");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let task = NewTask {
+        dedupe_key: "manual:1".into(),
+        account_id: Some(accounts["K1"].0),
+        response_id: None,
+        contact_id: Some(ids["K1-P2"].0),
+        title: "投诉跟进".into(),
+        reasons: "[]".into(),
+        priority: "high".into(),
+        owner: Some("李娜".into()),
+        team: None,
+        created: now,
+        due: now + 86_400,
+        event: None,
+    };
+    let opened = store
+        .open_tasks(&[task], &[], None, &[])
+        .await
+        .expect("task");
+    let id = opened[0].expect("new task");
+    let (port, inbox) = smtp_sink_with(Vec::new(), Duration::ZERO).await;
+    let send = SendConfig {
+        base_url: "http://127.0.0.1:1".into(),
+        smtp: Some(
+            SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "cx@example.com").expect("smtp"),
+        ),
+    };
+    let client = programmes::client();
+    // An open task asks nobody.
+    programmes::tick(&store, &send, &client, at(0, 3)).await;
+    let p = store
+        .programme("after-task")
+        .await
+        .expect("db")
+        .expect("programme");
+    assert!(store.waves(p.id).await.expect("waves").is_empty());
+    store
+        .update_task(
+            id,
+            &TaskChange {
+                status: Some("resolved".into()),
+                owner: None,
+                note: None,
+                resolution: Some("换货并回访".into()),
+                author: "李娜".into(),
+                now,
+                app: None,
+            },
+        )
+        .await
+        .expect("resolved");
+    programmes::tick(&store, &send, &client, at(0, 4)).await;
+    let waves = store.waves(p.id).await.expect("waves");
+    assert_eq!(waves.len(), 1);
+    assert_eq!(waves[0].stats["invited"], 1, "only the task's person");
+    assert!(inbox.lock().expect("lock").is_empty(), "two days later");
+    programmes::tick(&store, &send, &client, at(2, 4)).await;
+    let to: Vec<String> = inbox
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(_, d)| recipient(d))
+        .collect();
+    assert_eq!(to, vec!["p2@k1.example.com"]);
+    std::fs::remove_dir_all(&dir).ok();
+}
