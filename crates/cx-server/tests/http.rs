@@ -1464,9 +1464,12 @@ async fn the_overview_shows_the_apis_figures_and_escapes_what_respondents_wrote(
         !page.contains("<script>alert(1)"),
         "respondent text is never markup"
     );
-    // The one script is the same-origin live feed; no inline code.
-    assert_eq!(page.matches("<script").count(), 1);
+    // Same-origin scripts only, no inline code: the live feed and the
+    // interactive charts (vendored ECharts and the script that draws them).
+    assert_eq!(page.matches("<script").count(), 3);
+    assert_eq!(page.matches("<script src=\"/app/").count(), 3);
     assert!(page.contains("<script src=\"/app/live.js\" defer></script>"));
+    assert!(page.contains("<script src=\"/app/static/echarts.min.js\" defer></script>"));
     assert!(page.contains("<noscript><meta http-equiv=\"refresh\" content=\"60\"></noscript>"));
     // The breakdown follows the API's groups, sorted by NPS.
     let by: Value = c
