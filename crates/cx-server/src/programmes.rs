@@ -560,7 +560,7 @@ pub async fn send_due(
             let outcome = match outcome {
                 Some(o) => o,
                 None => {
-                    if !store.claim_message(m.id).await? {
+                    if !store.claim_message(m.id, unix_now()).await? {
                         continue;
                     }
                     let survey = match surveys.get(&m.survey_id) {
@@ -791,7 +791,9 @@ pub fn client() -> reqwest::Client {
 /// claimed as failed (never sent twice), then runs a round every `every`.
 pub fn start(store: AnyStore, config: SendConfig, every: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        match store.recover_interrupted().await {
+        // This process is the scheduler: whatever is still claimed was claimed
+        // by one that stopped.
+        match store.recover_interrupted(i64::MAX).await {
             Ok(0) => {}
             Ok(n) => eprintln!(
                 "cxscore: programmes: {n} message(s) were being sent when the server stopped; marked failed, not sent again"

@@ -284,8 +284,8 @@ pub trait ProgrammeStore {
     async fn waves(&self, programme_id: i64) -> Result<Vec<StoredWave>, StoreError>;
     /// Pending messages due at `now`, oldest first.
     async fn due_messages(&self, now: i64, limit: i64) -> Result<Vec<OutMessage>, StoreError>;
-    /// Claims a pending message for sending; false when another process has it.
-    async fn claim_message(&self, id: i64) -> Result<bool, StoreError>;
+    /// Claims a pending message for sending at `now`; false when another process has it.
+    async fn claim_message(&self, id: i64, now: i64) -> Result<bool, StoreError>;
     /// Records what became of a claimed message.
     async fn finish_message(
         &self,
@@ -293,9 +293,10 @@ pub trait ProgrammeStore {
         outcome: &MessageOutcome,
         now: i64,
     ) -> Result<(), StoreError>;
-    /// Messages claimed by a process that stopped before recording the outcome:
-    /// marked failed, never sent again (the mail may have gone).
-    async fn recover_interrupted(&self) -> Result<u64, StoreError>;
+    /// Messages claimed before `before` by a process that stopped before
+    /// recording the outcome: marked failed, never sent again (the mail may
+    /// have gone).
+    async fn recover_interrupted(&self, before: i64) -> Result<u64, StoreError>;
     /// Queues the next reminder for every unanswered, sent invitation of the
     /// programme whose last message is `after_secs` old, up to `max` reminders.
     async fn queue_reminders(
@@ -724,12 +725,14 @@ macro_rules! impl_programme_store {
                 Ok(out)
             }
 
-            async fn claim_message(&self, id: i64) -> Result<bool, $crate::StoreError> {
+            async fn claim_message(&self, id: i64, now: i64) -> Result<bool, $crate::StoreError> {
+                // The claim's time is kept in due_ts, for recover_interrupted.
                 let done = sqlx::query(
-                    "UPDATE programme_messages SET status = 'sending', attempts = attempts + 1
+                    "UPDATE programme_messages SET status = 'sending', attempts = attempts + 1, due_ts = $2
                      WHERE id = $1 AND status = 'pending'",
                 )
                 .bind(id)
+                .bind(now)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected() == 1)
@@ -781,12 +784,13 @@ macro_rules! impl_programme_store {
                 Ok(())
             }
 
-            async fn recover_interrupted(&self) -> Result<u64, $crate::StoreError> {
+            async fn recover_interrupted(&self, before: i64) -> Result<u64, $crate::StoreError> {
                 let done = sqlx::query(
                     "UPDATE programme_messages SET status = 'failed',
                          reason = 'interrupted: the server stopped while sending; not sent again so nobody gets it twice'
-                     WHERE status = 'sending'",
+                     WHERE status = 'sending' AND due_ts < $1",
                 )
+                .bind(before)
                 .execute(&self.pool)
                 .await?;
                 Ok(done.rows_affected())

@@ -369,7 +369,12 @@ pub fn run(cmd: &ProgrammeCommand, db: &str, format: OutputFormat) -> Result<(),
                     smtp,
                 };
                 let at = now();
-                let interrupted = store.recover_interrupted().await.map_err(store_failure)?;
+                // `serve` may be sending now: only claims older than ten minutes
+                // (far beyond any SMTP timeout) are from a process that stopped.
+                let interrupted = store
+                    .recover_interrupted(at - 600)
+                    .await
+                    .map_err(store_failure)?;
                 let planned = programmes::plan_due(&store, at)
                     .await
                     .map_err(store_failure)?;
