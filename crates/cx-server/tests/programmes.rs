@@ -174,6 +174,23 @@ async fn setup(name: &str) -> (AnyStore, std::path::PathBuf) {
     (store, dir)
 }
 
+/// An SMTP sink (refusing `reject`, waiting `delay` per message) and the
+/// scheduler's settings that send to it, links pointing at `base`.
+async fn mail_sink(
+    base: impl Into<String>,
+    reject: Vec<String>,
+    delay: Duration,
+) -> (SendConfig, common::Inbox) {
+    let (port, inbox) = smtp_sink_with(reject, delay).await;
+    let send = SendConfig {
+        base_url: base.into(),
+        smtp: Some(
+            SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "cx@example.com").expect("smtp"),
+        ),
+    };
+    (send, inbox)
+}
+
 fn hidden(html: &str, name: &str) -> String {
     let at = html.find(&format!("name=\"{name}\" value=\"")).expect(name) + name.len() + 15;
     html[at..].split('"').next().expect("value").to_string()
@@ -747,13 +764,8 @@ async fn a_restart_in_the_middle_of_a_wave_sends_nobody_twice() {
     programmes::save(&store, &def, false)
         .await
         .expect("programme");
-    let (port, inbox) = smtp_sink_with(Vec::new(), Duration::from_millis(60)).await;
-    let send = SendConfig {
-        base_url: "http://127.0.0.1:1".into(),
-        smtp: Some(
-            SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "cx@example.com").expect("smtp"),
-        ),
-    };
+    let (send, inbox) =
+        mail_sink("http://127.0.0.1:1", Vec::new(), Duration::from_millis(60)).await;
     let scheduler = programmes::start(store.clone(), send.clone(), Duration::from_millis(200));
     common::wait_for("a few mails", async || {
         (inbox.lock().expect("a value").len() >= 8).then_some(())
@@ -907,13 +919,7 @@ async fn a_purchase_triggers_an_invitation_after_the_delay() {
     programmes::save(&store, &def, false)
         .await
         .expect("programme");
-    let (port, inbox) = smtp_sink_with(Vec::new(), Duration::ZERO).await;
-    let send = SendConfig {
-        base_url: "http://127.0.0.1:1".into(),
-        smtp: Some(
-            SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "cx@example.com").expect("smtp"),
-        ),
-    };
+    let (send, inbox) = mail_sink("http://127.0.0.1:1", Vec::new(), Duration::ZERO).await;
     let client = programmes::client();
     programmes::tick(&store, &send, &client, at(0, 3)).await;
     let p = store
@@ -995,13 +1001,7 @@ async fn a_resolved_task_triggers_a_resurvey_of_its_person() {
         .await
         .expect("task");
     let id = opened[0].expect("new task");
-    let (port, inbox) = smtp_sink_with(Vec::new(), Duration::ZERO).await;
-    let send = SendConfig {
-        base_url: "http://127.0.0.1:1".into(),
-        smtp: Some(
-            SmtpConfig::parse(&format!("smtp://127.0.0.1:{port}"), "cx@example.com").expect("smtp"),
-        ),
-    };
+    let (send, inbox) = mail_sink("http://127.0.0.1:1", Vec::new(), Duration::ZERO).await;
     let client = programmes::client();
     // An open task asks nobody.
     programmes::tick(&store, &send, &client, at(0, 3)).await;

@@ -11,6 +11,8 @@ use cx_core::period::Date;
 use cx_store::server::{ServerStore, Submission};
 use cx_store::{AnyStore, NewResponse, ResponseSlice, ScoreColumn, Store, StoreError};
 
+mod common;
+
 const SURVEY: &str = r#"{"slug": "s", "title": {"zh": "问卷", "en": "Survey"}, "anonymous": false, "languages": ["zh"],
   "questions": [
     {"id": "nps", "kind": "nps", "text": {"zh": "推荐", "en": "NPS"}},
@@ -218,41 +220,11 @@ async fn the_cube_gives_what_the_answers_give() {
     cube_story(&store).await.expect("sqlite");
     std::fs::remove_dir_all(&dir).ok();
 
-    let base = std::env::var("CXSCORE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if base == "skip" {
-        eprintln!("CXSCORE_TEST_PG=skip: PostgreSQL part skipped");
-        return;
-    }
-    let db = format!("cx_cube_{}", std::process::id());
-    let admin = cx_store::PgStore::open(&base)
-        .await
-        .expect("PostgreSQL reachable (set CXSCORE_TEST_PG)");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {db}"),
-        format!("CREATE DATABASE {db}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(admin.pool())
-            .await
-            .expect("database");
-    }
-    let url = match base.rfind('/') {
-        Some(i) => format!("{}/{db}", &base[..i]),
-        None => panic!("CXSCORE_TEST_PG has no database part"),
-    };
-    let result = async {
-        let store = cx_store::open(&url).await?;
+    common::on_postgres("cube", async |url: &str| {
+        let store = cx_store::open(url).await?;
         cube_story(&store).await?;
-        if let AnyStore::Postgres(pg) = store {
-            pg.pool().close().await;
-        }
-        Ok::<(), StoreError>(())
-    }
+        common::close(store).await;
+        Ok(())
+    })
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(admin.pool())
-        .await
-        .expect("drop");
-    result.expect("postgres");
 }

@@ -14,6 +14,8 @@ use cx_core::model::survey::{AnswerValue, SurveyDefinition};
 use cx_core::period::Date;
 use cx_store::accounts::{AccountStore, score_accounts};
 use cx_store::followup::{Attempt, FollowUpStore, NewTask, TaskChange, TaskQuery};
+mod common;
+
 use cx_store::{AnyStore, KeyedFeedback, KeyedTransaction, NewResponse, Store, StoreError};
 
 fn date(y: i32, m: u32, d: u32) -> Date {
@@ -634,41 +636,11 @@ async fn loop_story_on_sqlite() {
 
 #[tokio::test]
 async fn loop_story_on_postgres() {
-    let base = std::env::var("CXSCORE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if base == "skip" {
-        eprintln!("CXSCORE_TEST_PG=skip: PostgreSQL story skipped");
-        return;
-    }
-    let db = format!("cx_loop_{}", std::process::id());
-    let admin = cx_store::PgStore::open(&base)
-        .await
-        .expect("PostgreSQL reachable (set CXSCORE_TEST_PG)");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {db}"),
-        format!("CREATE DATABASE {db}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(admin.pool())
-            .await
-            .expect("database");
-    }
-    let url = match base.rfind('/') {
-        Some(i) => format!("{}/{db}", &base[..i]),
-        None => panic!("CXSCORE_TEST_PG has no database part"),
-    };
-    let result = async {
-        let store = cx_store::open(&url).await?;
+    common::on_postgres("loop", async |url: &str| {
+        let store = cx_store::open(url).await?;
         loop_story(&store).await?;
-        if let AnyStore::Postgres(pg) = store {
-            pg.pool().close().await;
-        }
-        Ok::<(), StoreError>(())
-    }
+        common::close(store).await;
+        Ok(())
+    })
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(admin.pool())
-        .await
-        .expect("drop");
-    result.expect("story");
 }

@@ -13,6 +13,8 @@ use cx_store::programmes::{MessageOutcome, NewSend, NewWave, ProgrammeStore};
 use cx_store::server::{ServerStore, Submission};
 use cx_store::{AnyStore, NewResponse, Store, StoreError};
 
+mod common;
+
 const SURVEY: &str = r#"{"slug": "rnps", "title": {"zh": "关系", "en": "Relationship"}, "anonymous": false,
   "languages": ["zh"], "questions": [{"id": "nps", "kind": "nps", "required": true, "text": {"zh": "推荐?", "en": "Recommend?"}}]}"#;
 
@@ -313,41 +315,11 @@ async fn programme_story_on_sqlite() {
 
 #[tokio::test]
 async fn programme_story_on_postgres() {
-    let base = std::env::var("CXSCORE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if base == "skip" {
-        eprintln!("CXSCORE_TEST_PG=skip: PostgreSQL story skipped");
-        return;
-    }
-    let db = format!("cx_programmes_{}", std::process::id());
-    let admin = cx_store::PgStore::open(&base)
-        .await
-        .expect("PostgreSQL reachable (set CXSCORE_TEST_PG)");
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {db}"),
-        format!("CREATE DATABASE {db}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(admin.pool())
-            .await
-            .expect("database");
-    }
-    let url = match base.rfind('/') {
-        Some(i) => format!("{}/{db}", &base[..i]),
-        None => panic!("CXSCORE_TEST_PG has no database part"),
-    };
-    let result = async {
-        let store = cx_store::open(&url).await?;
+    common::on_postgres("programmes", async |url: &str| {
+        let store = cx_store::open(url).await?;
         programme_story(&store).await?;
-        if let AnyStore::Postgres(pg) = store {
-            pg.pool().close().await;
-        }
-        Ok::<(), StoreError>(())
-    }
+        common::close(store).await;
+        Ok(())
+    })
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(admin.pool())
-        .await
-        .expect("drop");
-    result.expect("story");
 }

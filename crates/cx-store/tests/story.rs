@@ -19,6 +19,8 @@ use cx_core::survey::report::{BucketStats, build_report};
 use cx_core::survey::scale::Scale;
 use cx_store::metrics::{SurveyMetricsRequest, survey_metrics};
 use cx_store::server::{Invited, ServerStore, Submission, Submitted, VerbatimQuery};
+mod common;
+
 use cx_store::{
     AnyStore, KeyedFeedback, KeyedTransaction, NewResponse, ResponseSlice, Store, StoreError,
 };
@@ -763,45 +765,14 @@ async fn story_on_sqlite() {
 
 #[tokio::test]
 async fn story_on_postgres() {
-    let base = std::env::var("CXSCORE_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    if base == "skip" {
-        eprintln!("CXSCORE_TEST_PG=skip: PostgreSQL story skipped");
-        return;
-    }
-    let db = format!("cx_story_{}", std::process::id());
-    let admin = cx_store::PgStore::open(&base)
-        .await
-        .expect("PostgreSQL reachable (set CXSCORE_TEST_PG)");
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(admin.pool())
-        .await
-        .expect("drop");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
-        .execute(admin.pool())
-        .await
-        .expect("create");
-    let url = match base.rfind('/') {
-        Some(i) => format!("{}/{db}", &base[..i]),
-        None => panic!("CXSCORE_TEST_PG has no database part"),
-    };
-    let result = async {
-        let store = cx_store::open(&url).await?;
+    common::on_postgres("story", async |url: &str| {
+        let store = cx_store::open(url).await?;
         story(&store).await?;
-        let again = cx_store::open(&url).await?;
+        let again = cx_store::open(url).await?;
         assert_eq!(again.surveys().await?.len(), 2);
-        if let AnyStore::Postgres(pg) = again {
-            pg.pool().close().await;
-        }
-        if let AnyStore::Postgres(pg) = store {
-            pg.pool().close().await;
-        }
-        Ok::<(), StoreError>(())
-    }
+        common::close(again).await;
+        common::close(store).await;
+        Ok(())
+    })
     .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
-        .execute(admin.pool())
-        .await
-        .expect("drop");
-    result.expect("story");
 }
