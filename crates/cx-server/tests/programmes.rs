@@ -381,10 +381,7 @@ async fn quarterly_key_account_programme() {
         .await
         .expect("html");
     assert!(page.contains(r#"name="q_nps" value="9" checked"#), "{page}");
-    let field = |name: &str| {
-        let at = page.find(&format!("name=\"{name}\" value=\"")).expect(name) + name.len() + 15;
-        page[at..].split('"').next().expect("value").to_string()
-    };
+    let field = |name: &str| hidden(&page, name);
     let form = [
         ("_csrf", field("_csrf")),
         ("_k", field("_k")),
@@ -677,10 +674,7 @@ async fn quarterly_key_account_programme() {
         .text()
         .await
         .expect("html");
-    let field = |name: &str| {
-        let at = page.find(&format!("name=\"{name}\" value=\"")).expect(name) + name.len() + 15;
-        page[at..].split('"').next().expect("value").to_string()
-    };
+    let field = |name: &str| hidden(&page, name);
     let answers = [
         ("_csrf", field("_csrf")),
         ("_k", field("_k")),

@@ -180,9 +180,7 @@ pub fn run(cmd: &ProgrammeCommand, db: &str, format: OutputFormat) -> Result<(),
                 }
             }
             ProgrammeCommand::Coupons { pool, file } => {
-                let text = std::fs::read_to_string(file)
-                    .with_context(|| format!("reading {}", file.display()))
-                    .map_err(Failure::bad_input)?;
+                let text = read_codes(file)?;
                 let codes = programmes::coupon_codes(&text);
                 if codes.is_empty() {
                     return Err(Failure::bad_input(anyhow!("{}: no codes", file.display())));
@@ -437,4 +435,25 @@ fn print_rules(rules: &ContactRules, format: OutputFormat) {
         rules.quiet_end,
         rules.default_time_zone
     );
+}
+
+/// A file of codes as text: UTF-8 (with or without BOM) or, as Excel saves
+/// on Chinese Windows, GB18030/GBK.
+fn read_codes(file: &std::path::Path) -> Result<String, Failure> {
+    let bytes = std::fs::read(file)
+        .with_context(|| format!("reading {}", file.display()))
+        .map_err(Failure::bad_input)?;
+    let body = bytes
+        .strip_prefix(cx_io::encoding::UTF8_BOM)
+        .unwrap_or(&bytes);
+    match std::str::from_utf8(body) {
+        Ok(t) => Ok(t.to_string()),
+        Err(_) => match cx_io::encoding::decode_gb18030(body) {
+            (t, false) => Ok(t),
+            (_, true) => Err(Failure::bad_input(anyhow!(
+                "{}: neither UTF-8 nor GB18030 text",
+                file.display()
+            ))),
+        },
+    }
 }

@@ -2,49 +2,8 @@
 //! them on the demo data: scores that add up, a company scorecard, the errors
 //! a user meets, the task workflow and rescans that open nothing twice.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-use serde_json::Value;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn cx(db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cxscore"))
-        .current_dir(root())
-        .env_remove("CXSCORE_DB")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn ok(db: &str, args: &[&str]) -> String {
-    let out = cx(db, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-fn json(db: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    serde_json::from_str(&ok(db, &all)).expect("JSON")
-}
-
-fn refused(db: &str, args: &[&str], needle: &str) {
-    let out = cx(db, args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(needle), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
+mod common;
+use common::{json, ok, refused};
 
 #[test]
 fn scores_scorecards_tasks_and_webhooks_from_the_command_line() {

@@ -4,52 +4,10 @@
 //! links and printable QR sheet of an in-person programme, the contact rules,
 //! and the errors a user meets.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
 mod common;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn cx(db: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cxscore"))
-        .current_dir(root())
-        .env_remove("CXSCORE_DB")
-        .env_remove("CXSCORE_SMTP")
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn ok(db: &str, args: &[&str]) -> String {
-    let out = cx(db, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
-
-fn json(db: &str, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.extend(["--format", "json"]);
-    serde_json::from_str(&ok(db, &all)).expect("JSON")
-}
-
-fn refused(db: &str, args: &[&str], needle: &str) {
-    let out = cx(db, args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(needle), "{args:?}: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-}
+use common::{json, ok, refused};
 
 #[test]
 fn a_programme_from_the_command_line() {
@@ -103,6 +61,31 @@ fn a_programme_from_the_command_line() {
         &["programme", "coupons", "Q4-2026", "examples/coupons.txt"],
     );
     assert!(out.contains("0 new code(s), 200 already there"), "{out}");
+    // A list saved by Excel on Chinese Windows (GBK, Chinese header); a binary file is refused.
+    let gbk = dir.join("券码.csv");
+    let (bytes, _, _) =
+        encoding_rs::GB18030.encode("券码,备注\r\nVIP-001,春节\r\nVIP-002,春节\r\n");
+    std::fs::write(&gbk, &bytes).expect("write");
+    let out = ok(
+        &db,
+        &["programme", "coupons", "VIP", gbk.to_str().expect("path")],
+    );
+    assert!(
+        out.contains("pool VIP: 2 new code(s), 0 already there"),
+        "{out}"
+    );
+    let binary = dir.join("codes.bin");
+    std::fs::write(&binary, [0xff_u8, 0xfe, 0x00, 0x81, 0x30]).expect("write");
+    refused(
+        &db,
+        &[
+            "programme",
+            "coupons",
+            "VIP",
+            binary.to_str().expect("path"),
+        ],
+        "neither UTF-8 nor GB18030",
+    );
 
     // No quiet hours for the test, whatever the time of day.
     let rules = json(

@@ -4,6 +4,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 /// Each accepted message: its RCPT line and its data.
@@ -87,4 +89,49 @@ pub fn decoded(data: &str) -> String {
     }
     flush(&mut chunk, &mut out);
     out
+}
+
+/// The repository's root (the commands run there).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs cxscore on `db` (no database or SMTP server from the environment).
+pub fn cx(db: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cxscore"))
+        .current_dir(root())
+        .env_remove("CXSCORE_DB")
+        .env_remove("CXSCORE_SMTP")
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+/// Runs cxscore; its standard output, after checking it succeeded.
+pub fn ok(db: &str, args: &[&str]) -> String {
+    let out = cx(db, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Runs cxscore with `--format json` and reads its output.
+pub fn json(db: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend(["--format", "json"]);
+    serde_json::from_str(&ok(db, &all)).expect("JSON")
+}
+
+/// Checks cxscore refuses with exit 2 and says `needle`, without a panic.
+pub fn refused(db: &str, args: &[&str], needle: &str) {
+    let out = cx(db, args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
