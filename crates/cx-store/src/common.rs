@@ -86,7 +86,7 @@ macro_rules! impl_store {
                 let mut counts = $crate::InsertCounts::default();
                 // Comments are analysed on every core before the transaction opens.
                 let analyses = $crate::common::analyze_answers(batch);
-                let mut new_ids: Vec<i64> = Vec::with_capacity(batch.len());
+                let mut new_responses: Vec<&$crate::NewResponse> = Vec::with_capacity(batch.len());
                 let mut tx = self.pool.begin().await?;
                 let insert = format!(
                     "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language,
@@ -114,7 +114,7 @@ macro_rules! impl_store {
                         continue;
                     };
                     let id: i64 = row.try_get(0)?;
-                    new_ids.push(id);
+                    new_responses.push(r);
                     for ((question, value), t) in r.answers.iter().zip(analysed) {
                         let (int, text) = $crate::common::answer_columns(value);
                         sqlx::query(
@@ -133,7 +133,7 @@ macro_rules! impl_store {
                     }
                     counts.inserted += 1;
                 }
-                $crate::cube::cube_add!(tx, $dialect, survey.0, &new_ids);
+                $crate::cube::cube_add!(tx, survey.0, &new_responses);
                 tx.commit().await?;
                 Ok(counts)
             }

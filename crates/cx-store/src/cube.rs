@@ -259,32 +259,143 @@ pub(crate) fn ratings_of(definition: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `r.id IN (…)` of stored response ids (integers from the database, written inline).
-pub(crate) fn id_filter(ids: &[i64]) -> String {
-    format!(
-        "r.id IN ({})",
-        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-    )
+/// A field's value of a response as the SQL of the slower path reads it:
+/// `COALESCE(field, '')`, metadata strings as they are, numbers as text.
+fn field_value(r: &crate::NewResponse, field: &str) -> String {
+    match field {
+        "" => String::new(),
+        "channel" => r.channel.clone(),
+        "language" => r.language.clone().unwrap_or_default(),
+        _ => match r.metadata.get(field) {
+            None | Some(serde_json::Value::Null) => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+        },
+    }
 }
 
-/// Adds the responses `ids` of `survey` to the cube inside `$tx`.
+/// Counts to add: (field, question, group, day, value) → n; pairs:
+/// (field, qx, qy, group, day) → (n, Σx, Σy, Σxy).
+#[derive(Debug, Default)]
+pub(crate) struct Deltas {
+    counts: std::collections::BTreeMap<(&'static str, String, String, i64, i64), i64>,
+    pairs: std::collections::BTreeMap<(&'static str, String, String, String, i64), [i64; 4]>,
+}
+
+/// The counts a batch of new responses adds, computed from the batch itself
+/// (nothing is read back from the tables).
+pub(crate) fn deltas(responses: &[&crate::NewResponse], ratings: &[String]) -> Deltas {
+    let mut d = Deltas::default();
+    for r in responses {
+        let day = i64::from(r.submitted_on.days());
+        let scores: Vec<(&String, i64)> = r
+            .answers
+            .iter()
+            .filter_map(|(q, v)| match v {
+                cx_core::model::survey::AnswerValue::Score(s) => Some((q, *s)),
+                _ => None,
+            })
+            .collect();
+        let mut rated: Vec<(&String, i64)> = scores
+            .iter()
+            .filter(|(q, _)| ratings.contains(q))
+            .copied()
+            .collect();
+        rated.sort();
+        for field in FIELDS {
+            let grp = field_value(r, field);
+            *d.counts
+                .entry((field, String::new(), grp.clone(), day, 0))
+                .or_default() += 1;
+            for (q, v) in &scores {
+                *d.counts
+                    .entry((field, (*q).clone(), grp.clone(), day, *v))
+                    .or_default() += 1;
+            }
+            for (i, (qx, x)) in rated.iter().enumerate() {
+                for (qy, y) in &rated[i + 1..] {
+                    if qx == qy {
+                        continue;
+                    }
+                    let e = d
+                        .pairs
+                        .entry((field, (*qx).clone(), (*qy).clone(), grp.clone(), day))
+                        .or_default();
+                    e[0] += 1;
+                    e[1] += x;
+                    e[2] += y;
+                    e[3] += x * y;
+                }
+            }
+        }
+    }
+    d
+}
+
+/// Multi-row upserts of `d` for `survey` (values written inline, strings
+/// quoted), in key order so that concurrent writers lock rows in one order.
+pub(crate) fn delta_statements(survey: i64, d: &Deltas) -> Vec<String> {
+    let mut out = Vec::new();
+    let counts: Vec<String> = d
+        .counts
+        .iter()
+        .map(|((f, q, g, day, v), n)| {
+            format!(
+                "({survey}, {}, {}, {}, {day}, {v}, {n})",
+                quoted(f),
+                quoted(q),
+                quoted(g)
+            )
+        })
+        .collect();
+    for chunk in counts.chunks(2000) {
+        out.push(format!(
+            "INSERT INTO day_counts (survey_id, field, question_id, grp, day, value, n) VALUES {}
+             ON CONFLICT (survey_id, field, question_id, grp, day, value) DO UPDATE SET n = day_counts.n + excluded.n",
+            chunk.join(", ")
+        ));
+    }
+    let pairs: Vec<String> = d
+        .pairs
+        .iter()
+        .map(|((f, qx, qy, g, day), [n, sx, sy, sxy])| {
+            format!(
+                "({survey}, {}, {}, {}, {}, {day}, {n}, {sx}, {sy}, {sxy})",
+                quoted(f),
+                quoted(qx),
+                quoted(qy),
+                quoted(g)
+            )
+        })
+        .collect();
+    for chunk in pairs.chunks(2000) {
+        out.push(format!(
+            "INSERT INTO day_pairs (survey_id, field, qx, qy, grp, day, n, sx, sy, sxy) VALUES {}
+             ON CONFLICT (survey_id, field, qx, qy, grp, day) DO UPDATE SET n = day_pairs.n + excluded.n,
+               sx = day_pairs.sx + excluded.sx, sy = day_pairs.sy + excluded.sy, sxy = day_pairs.sxy + excluded.sxy",
+            chunk.join(", ")
+        ));
+    }
+    out
+}
+
+/// Adds the new responses `$responses` (`&[&NewResponse]`) of `$survey` to
+/// the cube inside `$tx`.
 macro_rules! cube_add {
-    ($tx:expr, $dialect:expr, $survey:expr, $ids:expr) => {{
-        let ids: &[i64] = $ids;
-        if !ids.is_empty() {
+    ($tx:expr, $survey:expr, $responses:expr) => {{
+        let responses: &[&$crate::NewResponse] = $responses;
+        if !responses.is_empty() {
             let definition: String =
                 sqlx::query_scalar("SELECT definition FROM surveys WHERE id = $1")
                     .bind($survey)
                     .fetch_one(&mut *$tx)
                     .await?;
             let ratings = $crate::cube::ratings_of(&definition);
-            for chunk in ids.chunks(50_000) {
-                let filter = $crate::cube::id_filter(chunk);
-                for sql in $crate::cube::add_statements(&$dialect, &filter, &ratings, true)? {
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut *$tx)
-                        .await?;
-                }
+            let deltas = $crate::cube::deltas(responses, &ratings);
+            for sql in $crate::cube::delta_statements($survey, &deltas) {
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut *$tx)
+                    .await?;
             }
         }
     }};

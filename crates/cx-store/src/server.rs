@@ -571,12 +571,12 @@ macro_rules! impl_server_store {
                     q.execute(&mut *tx).await?;
                 }
                 // The daily counts, in the same transaction.
-                let mut by_survey: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
-                for &(id, k) in &stored {
-                    by_survey.entry(batch[k].survey.0).or_default().push(id);
+                let mut by_survey: std::collections::BTreeMap<i64, Vec<&$crate::NewResponse>> = Default::default();
+                for &(_, k) in &stored {
+                    by_survey.entry(batch[k].survey.0).or_default().push(&batch[k].response);
                 }
-                for (survey, ids) in &by_survey {
-                    $crate::cube::cube_add!(tx, $dialect, *survey, ids);
+                for (survey, responses) in &by_survey {
+                    $crate::cube::cube_add!(tx, *survey, responses);
                 }
                 tx.commit().await?;
                 out.into_iter()
