@@ -25,6 +25,7 @@
 //! # Ok::<(), cx_io::IoError>(())
 //! ```
 
+pub mod clv;
 pub mod csv;
 pub mod customers;
 pub mod encoding;

@@ -9,8 +9,8 @@ use cx_core::customer::activity::{
     CustomerActivity, Purchase, clv_formula, repeat_rate, retention, retention_from_purchases,
     sales_growth,
 };
-use cx_core::customer::bgnbd::{BgNbd, discounted_clv};
-use cx_core::customer::gamma_gamma::GammaGamma;
+use cx_core::customer::bgnbd::{BgNbd, BgNbdFit, discounted_clv};
+use cx_core::customer::gamma_gamma::{GammaGamma, GammaGammaFit};
 use cx_core::customer::rfm::{CustomerTotals, rfm, rfm_from_totals};
 use cx_core::customer::summary::{CustomerSummary, TimeUnit, distinct_tuples, summarize};
 use cx_core::period::{Date, Interval};
@@ -673,26 +673,68 @@ pub fn run_customers(
 /// A slice's name and its customers' summaries.
 type SlicedSummaries = (String, Vec<CustomerSummary>);
 
+/// The summary file's column for one of the names, by header.
+fn summary_column(
+    path: &std::path::Path,
+    header: &[String],
+    names: &[&str],
+) -> Result<usize, Failure> {
+    header
+        .iter()
+        .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+        .ok_or_else(|| {
+            Failure::bad_input(anyhow!(
+                "{}: no column {:?}; the columns are: {}",
+                path.display(),
+                names[0],
+                header.join(", ")
+            ))
+        })
+}
+
+/// Fits both models straight from a scannable summary file (CSV/TSV, JSON
+/// Lines, Parquet) in one parallel pass that keeps only the distinct histories
+/// and the repeat buyers' spend: a fit needs no customer ids.
+fn fit_summary_file(path: &std::path::Path) -> Result<Models, Failure> {
+    let options = ScanOptions::default();
+    let header = cx_io::header(path, &options).map_err(io_failure)?;
+    let mut columns = Vec::new();
+    for names in [&["frequency", "x"][..], &["recency", "t_x"], &["T"]] {
+        columns.push(header[summary_column(path, &header, names)?].clone());
+    }
+    if let Ok(m) = summary_column(path, &header, &["monetary_value", "monetary", "zbar"]) {
+        columns.push(header[m].clone());
+    }
+    let started = std::time::Instant::now();
+    let scan = cx_io::clv::summary_inputs(&[path.to_path_buf()], &columns, &options)
+        .map_err(io_failure)?;
+    let read = started.elapsed();
+    if let Some(at) = scan.first_bad {
+        return Err(Failure::bad_input(anyhow!(
+            "{}:{}: frequency must be a whole number ≥ 0 and 0 ≤ recency ≤ T",
+            path.display(),
+            at.line
+        )));
+    }
+    let models = fit_models(&scan.tuples, &scan.buyers)?;
+    // For benchmarks: where the time went, without a profiler.
+    if std::env::var_os("CXSCORE_TIMINGS").is_some() {
+        eprintln!(
+            "timing: read {:.1} ms, fit {:.1} ms",
+            read.as_secs_f64() * 1e3,
+            (started.elapsed() - read).as_secs_f64() * 1e3
+        );
+    }
+    Ok(models)
+}
+
 /// The per-customer summaries for the models, one group per slice.
 fn summaries(input: &ClvInput, db: &str) -> Result<(Vec<SlicedSummaries>, TimeUnit), Failure> {
     let unit = time_unit(&input.unit)?;
     if let Some(path) = &input.summary {
         let options = ScanOptions::default();
         let table = TableSource::open(path, &options).map_err(io_failure)?;
-        let col = |names: &[&str]| -> Result<usize, Failure> {
-            table
-                .header
-                .iter()
-                .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
-                .ok_or_else(|| {
-                    Failure::bad_input(anyhow!(
-                        "{}: no column {:?}; the columns are: {}",
-                        path.display(),
-                        names[0],
-                        table.header.join(", ")
-                    ))
-                })
-        };
+        let col = |names: &[&str]| summary_column(path, &table.header, names);
         let (id, f, r, t) = (
             col(&["customer_id", "id", "customer"])?,
             col(&["frequency", "x"])?,
@@ -771,6 +813,19 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
         return Err(Failure::bad_input(anyhow!(
             "--summary cannot be sliced; give --transactions or use the database"
         )));
+    }
+    if let (ClvCommand::Fit { .. }, Some(path)) = (cmd, &input.summary)
+        && cx_io::Format::of(path).is_ok()
+    {
+        time_unit(&input.unit)?;
+        let ClvOutcome::Fit { doc, text } = fit_outcome(&fit_summary_file(path)?) else {
+            unreachable!("fit_outcome reports a fit")
+        };
+        let text = match format {
+            OutputFormat::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
+            _ => text,
+        };
+        return writeln!(std::io::stdout().lock(), "{text}").map_err(Failure::runtime);
     }
     let (groups, unit) = summaries(input, db)?;
     let mut docs: Vec<Value> = Vec::new();
@@ -860,21 +915,46 @@ fn time_unit(text: &str) -> Result<TimeUnit, Failure> {
     }
 }
 
+/// Both models fitted, with what the user should know about the fit.
+struct Models {
+    bg: BgNbdFit,
+    gg: Option<GammaGammaFit>,
+    warnings: Vec<String>,
+    distinct: usize,
+}
+
 /// Fits both models on `rows` and builds the fit report or the predictions.
 fn clv_one(
     cmd: &ClvCommand,
     rows: &[CustomerSummary],
     unit: TimeUnit,
 ) -> Result<ClvOutcome, Failure> {
-    let tuples = distinct_tuples(rows);
-    let bg =
-        BgNbd::fit(&tuples).ok_or_else(|| Failure::bad_input(anyhow!("no customers to fit")))?;
-    let gg = GammaGamma::fit(
+    let models = fit_models(
+        &distinct_tuples(rows),
         &rows
             .iter()
             .map(|r| (r.frequency, r.monetary))
             .collect::<Vec<_>>(),
-    );
+    )?;
+    match cmd {
+        ClvCommand::Fit { .. } => Ok(fit_outcome(&models)),
+        ClvCommand::Predict {
+            horizon,
+            discount,
+            margin,
+            ..
+        } => Ok(predictions(
+            &models, rows, unit, *horizon, *discount, *margin,
+        )),
+    }
+}
+
+/// Fits BG/NBD on the distinct histories and Gamma-Gamma on the repeat
+/// buyers' `(x, m_x)`, and says when the data cannot support them.
+fn fit_models(tuples: &[((u32, f64, f64), u64)], buyers: &[(u32, f64)]) -> Result<Models, Failure> {
+    let bg =
+        BgNbd::fit(tuples).ok_or_else(|| Failure::bad_input(anyhow!("no customers to fit")))?;
+    let gg = GammaGamma::fit(buyers);
     // Say plainly when the data cannot support the models.
     let mut warnings: Vec<String> = Vec::new();
     if bg.customers < 30 {
@@ -902,84 +982,102 @@ fn clv_one(
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    match cmd {
-        ClvCommand::Fit { .. } => {
-            let se4 = bg
-                .se
-                .map(|s| json!({"r": s[0], "alpha": s[1], "a": s[2], "b": s[3]}));
-            let gg_json = gg.as_ref().map(|g| {
-                json!({"p": g.params.p, "q": g.params.q, "v": g.params.v,
-                       "se": g.se.map(|s| json!({"p": s[0], "q": s[1], "v": s[2]})),
-                       "log_likelihood": g.log_likelihood, "customers": g.customers})
-            });
-            let doc = json!({
-                "bgnbd": {"r": bg.params.r, "alpha": bg.params.alpha, "a": bg.params.a, "b": bg.params.b,
-                          "se": se4, "log_likelihood": bg.log_likelihood},
-                "gamma_gamma": gg_json,
-                "customers": bg.customers,
-                "distinct_tuples": tuples.len(),
-                "warnings": warnings,
-            });
-            let text = {
-                let se = |i: usize| {
-                    bg.se
-                        .map_or(String::new(), |s| format!(" (se {:.4})", s[i]))
-                };
-                let mut t = format!(
-                    "BG/NBD on {} customers ({} distinct histories), log-likelihood {:.2}\n  r = {:.4}{}  alpha = {:.4}{}  a = {:.4}{}  b = {:.4}{}\n",
-                    bg.customers,
-                    tuples.len(),
-                    bg.log_likelihood,
-                    bg.params.r,
-                    se(0),
-                    bg.params.alpha,
-                    se(1),
-                    bg.params.a,
-                    se(2),
-                    bg.params.b,
-                    se(3)
-                );
-                match &gg {
-                        Some(g) => t.push_str(&format!(
-                            "Gamma-Gamma on {} repeat buyers, log-likelihood {:.2}\n  p = {:.4}  q = {:.4}  v = {:.4}\n",
-                            g.customers, g.log_likelihood, g.params.p, g.params.q, g.params.v
-                        )),
-                        None => t.push_str("Gamma-Gamma: no repeat buyers with spend; not fitted\n"),
-                    }
-                t.trim_end().to_string()
-            };
-            Ok(ClvOutcome::Fit { doc, text })
-        }
-        ClvCommand::Predict {
-            horizon,
-            discount,
-            margin,
-            ..
-        } => {
-            let month = match unit {
-                TimeUnit::Week => 52.0 / 12.0,
-                TimeUnit::Day => 365.25 / 12.0,
-            };
-            let steps = ((horizon / month).round() as u32).max(1);
-            let predictions: Vec<(String, Value)> = rows
-                .iter()
-                .map(|r| {
-                    let history = (r.frequency, r.recency, r.t);
-                    let spend = gg.as_ref().map(|g| g.params.conditional_expected_value(r.frequency, r.monetary));
-                    let purchases = bg.params.conditional_expected_purchases(*horizon, r.frequency, r.recency, r.t);
-                    let clv = spend.map(|s| discounted_clv(&bg.params, history, s * margin, *horizon, steps, *discount));
-                    (
-                        r.customer.clone(),
-                        json!({"frequency": r.frequency, "recency": r.recency, "T": r.t, "monetary_value": r.monetary,
-                               "expected_purchases": purchases,
-                               "p_alive": bg.params.probability_alive(r.frequency, r.recency, r.t),
-                               "expected_spend": spend, "clv": clv}),
-                    )
-                })
-                .collect();
-            Ok(ClvOutcome::Predict(predictions))
-        }
-    }
+    Ok(Models {
+        bg,
+        gg,
+        warnings,
+        distinct: tuples.len(),
+    })
+}
+
+/// The fit report.
+fn fit_outcome(models: &Models) -> ClvOutcome {
+    let Models {
+        bg,
+        gg,
+        warnings,
+        distinct,
+    } = models;
+    let se4 = bg
+        .se
+        .map(|s| json!({"r": s[0], "alpha": s[1], "a": s[2], "b": s[3]}));
+    let gg_json = gg.as_ref().map(|g| {
+        json!({"p": g.params.p, "q": g.params.q, "v": g.params.v,
+               "se": g.se.map(|s| json!({"p": s[0], "q": s[1], "v": s[2]})),
+               "log_likelihood": g.log_likelihood, "customers": g.customers})
+    });
+    let doc = json!({
+        "bgnbd": {"r": bg.params.r, "alpha": bg.params.alpha, "a": bg.params.a, "b": bg.params.b,
+                  "se": se4, "log_likelihood": bg.log_likelihood},
+        "gamma_gamma": gg_json,
+        "customers": bg.customers,
+        "distinct_tuples": distinct,
+        "warnings": warnings,
+    });
+    let text = {
+        let se = |i: usize| {
+            bg.se
+                .map_or(String::new(), |s| format!(" (se {:.4})", s[i]))
+        };
+        let mut t = format!(
+            "BG/NBD on {} customers ({} distinct histories), log-likelihood {:.2}\n  r = {:.4}{}  alpha = {:.4}{}  a = {:.4}{}  b = {:.4}{}\n",
+            bg.customers,
+            distinct,
+            bg.log_likelihood,
+            bg.params.r,
+            se(0),
+            bg.params.alpha,
+            se(1),
+            bg.params.a,
+            se(2),
+            bg.params.b,
+            se(3)
+        );
+        match &gg {
+                Some(g) => t.push_str(&format!(
+                    "Gamma-Gamma on {} repeat buyers, log-likelihood {:.2}\n  p = {:.4}  q = {:.4}  v = {:.4}\n",
+                    g.customers, g.log_likelihood, g.params.p, g.params.q, g.params.v
+                )),
+                None => t.push_str("Gamma-Gamma: no repeat buyers with spend; not fitted\n"),
+            }
+        t.trim_end().to_string()
+    };
+    ClvOutcome::Fit { doc, text }
+}
+
+/// Per-customer predictions over `horizon`.
+fn predictions(
+    models: &Models,
+    rows: &[CustomerSummary],
+    unit: TimeUnit,
+    horizon: f64,
+    discount: f64,
+    margin: f64,
+) -> ClvOutcome {
+    let Models { bg, gg, .. } = models;
+    let (horizon, discount, margin) = (&horizon, &discount, &margin);
+    let month = match unit {
+        TimeUnit::Week => 52.0 / 12.0,
+        TimeUnit::Day => 365.25 / 12.0,
+    };
+    let steps = ((horizon / month).round() as u32).max(1);
+    let predictions: Vec<(String, Value)> = rows
+        .iter()
+        .map(|r| {
+            let history = (r.frequency, r.recency, r.t);
+            let spend = gg.as_ref().map(|g| g.params.conditional_expected_value(r.frequency, r.monetary));
+            let purchases = bg.params.conditional_expected_purchases(*horizon, r.frequency, r.recency, r.t);
+            let clv = spend.map(|s| discounted_clv(&bg.params, history, s * margin, *horizon, steps, *discount));
+            (
+                r.customer.clone(),
+                json!({"frequency": r.frequency, "recency": r.recency, "T": r.t, "monetary_value": r.monetary,
+                       "expected_purchases": purchases,
+                       "p_alive": bg.params.probability_alive(r.frequency, r.recency, r.t),
+                       "expected_spend": spend, "clv": clv}),
+            )
+        })
+        .collect();
+    ClvOutcome::Predict(predictions)
 }
 
 /// Each account's category by its latest answer to the survey's NPS question

@@ -72,6 +72,54 @@ fn clv_fit_on_the_cdnow_summary() {
 }
 
 #[test]
+fn clv_fit_reads_a_summary_in_any_column_order_and_names_a_bad_row() {
+    // The CDNOW summary with its columns reordered and as TSV: the same fit.
+    let dir = tempdir("summary");
+    let text = std::fs::read_to_string(root().join(CDNOW)).expect("cdnow");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let order: Vec<usize> = (0..header.len()).rev().collect();
+    let mut tsv = String::new();
+    for line in std::iter::once(header.join(",")).chain(lines.map(str::to_string)) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let row: Vec<&str> = order.iter().map(|&i| cells[i]).collect();
+        tsv.push_str(&row.join("\t"));
+        tsv.push('\n');
+    }
+    let reordered = dir.join("summary.tsv");
+    std::fs::write(&reordered, tsv).expect("write");
+    let a = json(&["clv", "fit", "--summary", CDNOW]);
+    let b = json(&["clv", "fit", "--summary", reordered.to_str().expect("path")]);
+    for (model, keys) in [
+        ("bgnbd", &["r", "alpha", "a", "b"][..]),
+        ("gamma_gamma", &["p", "q", "v"]),
+    ] {
+        for k in keys {
+            let (x, y) = (
+                a[model][k].as_f64().expect("a"),
+                b[model][k].as_f64().expect("b"),
+            );
+            assert!((x - y).abs() <= 1e-9 * x.abs(), "{model}.{k}: {x} vs {y}");
+        }
+    }
+    // A frequency that is not a whole number, on line 3.
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        "customer_id,frequency,recency,T\na,1,3,10\nb,1.5,3,10\n",
+    )
+    .expect("write");
+    let out = cx(&["clv", "fit", "--summary", bad.to_str().expect("path")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad.csv:3:") && err.contains("whole number"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn customer_metrics_from_a_transaction_file() {
     let dir = tempdir("file");
     let log = dir.join("orders.csv");

@@ -8,14 +8,17 @@
 //! ln L = ln Γ(r+x) − ln Γ(r) + r ln α + ln B(a, b+x) − ln B(a, b)
 //!        + ln[ (α+T)^{−(r+x)} + 1{x>0} · a/(b+x−1) · (α+t_x)^{−(r+x)} ],
 //! the last term by log-sum-exp. Parameters are fitted on their logarithms by
-//! Nelder–Mead over the *mean* negative log-likelihood of the distinct tuples
-//! (weighted by count); standard errors come from the inverse Hessian of the
-//! total log-likelihood at the optimum.
+//! damped Newton over the *mean* negative log-likelihood of the distinct tuples
+//! (weighted by count), with the gradient and Hessian in closed form (the
+//! Nelder–Mead simplex is the fallback); standard errors come from the inverse
+//! of the analytic Hessian of the total log-likelihood at the optimum.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
 use crate::stats::distributions::ln_gamma;
-use crate::stats::optimize::{hessian, invert, nelder_mead};
+use crate::stats::optimize::{Curvature, damped_newton, invert, nelder_mead};
 
 /// Fitted BG/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -107,27 +110,65 @@ impl BgNbd {
             a: v[2].exp(),
             b: v[3].exp(),
         };
-        let objective = |v: &[f64]| {
-            let ll = prepared.total(&from_logs(v));
-            if ll.is_finite() {
-                -ll / customers as f64
-            } else {
-                f64::INFINITY
-            }
-        };
-        let (best, _) = nelder_mead(&objective, &[0.0, 0.0, 0.0, 0.0], 0.5, 1e-13);
-        let params = from_logs(&best);
-        let log_likelihood = prepared.total(&params);
-        let natural = |v: &[f64]| {
-            -prepared.total(&BgNbd {
-                r: v[0],
-                alpha: v[1],
-                a: v[2],
-                b: v[3],
+        let n = customers as f64;
+        // The mean negative log-likelihood on the log-parameters φ = ln θ:
+        // ∂/∂φᵢ = θᵢ ∂/∂θᵢ and ∂²/∂φᵢ∂φⱼ = θᵢθⱼ ∂²/∂θᵢ∂θⱼ + [i = j] θᵢ ∂/∂θᵢ.
+        let curvature = |v: &[f64]| {
+            let m = from_logs(v);
+            let theta = [m.r, m.alpha, m.a, m.b];
+            let s = prepared.curvature(&m);
+            Some(Curvature {
+                value: -s.ll / n,
+                gradient: (0..4).map(|i| -theta[i] * s.g[i] / n).collect(),
+                hessian: (0..4)
+                    .map(|i| {
+                        (0..4)
+                            .map(|j| {
+                                let diagonal = if i == j { theta[i] * s.g[i] } else { 0.0 };
+                                -(theta[i] * theta[j] * s.h[i][j] + diagonal) / n
+                            })
+                            .collect()
+                    })
+                    .collect(),
             })
         };
-        let h = hessian(&natural, &[params.r, params.alpha, params.a, params.b]);
-        let se = invert(&h).and_then(|inv| {
+        // With many distinct histories, start from the fit to an evenly spaced
+        // sample of them (weights kept): the full data then needs only the
+        // last few Newton steps.
+        let start = (prepared.rows.len() >= 4 * SAMPLE)
+            .then(|| {
+                let stride = tuples.len() / SAMPLE;
+                let sample: Vec<_> = tuples.iter().step_by(stride).copied().collect();
+                BgNbd::fit(&sample)
+            })
+            .flatten()
+            .map_or([0.0; 4], |f| {
+                let p = f.params;
+                [p.r.ln(), p.alpha.ln(), p.a.ln(), p.b.ln()]
+            });
+        let newton = damped_newton(&curvature, &start, 1e-10, 2.0)
+            .map(|(v, _)| v)
+            .filter(|v| v.iter().all(|p| p.abs() < 700.0));
+        let best = newton.unwrap_or_else(|| {
+            // Derivative-free, for a likelihood too flat or too rough for Newton.
+            let objective = |v: &[f64]| {
+                let ll = prepared.total(&from_logs(v));
+                if ll.is_finite() {
+                    -ll / n
+                } else {
+                    f64::INFINITY
+                }
+            };
+            nelder_mead(&objective, &[0.0; 4], 0.5, 1e-13).0
+        });
+        let params = from_logs(&best);
+        let at = prepared.curvature(&params);
+        let log_likelihood = at.ll;
+        let information: Vec<Vec<f64>> =
+            at.h.iter()
+                .map(|row| row.iter().map(|h| -h).collect())
+                .collect();
+        let se = invert(&information).and_then(|inv| {
             let d = [inv[0][0], inv[1][1], inv[2][2], inv[3][3]];
             d.iter().all(|v| *v > 0.0).then(|| d.map(f64::sqrt))
         });
@@ -140,80 +181,237 @@ impl BgNbd {
     }
 }
 
-/// Tuples arranged so one likelihood evaluation costs two transcendental calls
-/// per distinct history: the terms that depend only on x are computed once per
-/// distinct x, and ln(α + T), ln(α + t_x) once per distinct T and t_x.
+/// Sums over customers: the total log-likelihood, its gradient and its
+/// Hessian in the natural parameters (r, α, a, b).
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    ll: f64,
+    g: [f64; 4],
+    h: [[f64; 4]; 4],
+}
+
+impl Sums {
+    fn add(mut self, o: Sums) -> Sums {
+        self.ll += o.ll;
+        for i in 0..4 {
+            self.g[i] += o.g[i];
+            for j in 0..4 {
+                self.h[i][j] += o.h[i][j];
+            }
+        }
+        self
+    }
+}
+
+/// Distinct histories in the sample whose fit is the starting point for a large fit.
+const SAMPLE: usize = 5_000;
+
+/// Below this many rows one likelihood evaluation is not worth a second thread.
+const PARALLEL_ROWS: usize = 16_384;
+
+/// Tuples arranged so one evaluation of the likelihood with its derivatives
+/// costs one `exp` and one `ln_1p` per distinct history: the terms in x alone
+/// are computed once per x (by the recurrence Γ(y+1) = yΓ(y), so without a
+/// single log-gamma), ln(α + T) and 1/(α + T) once per distinct T and t_x, and
+/// the customers without repeat purchases, whose likelihood depends on T
+/// alone, are summed per T.
 struct Prepared {
-    /// `(x, index of t_x, index of T, count)`.
-    rows: Vec<(u32, usize, usize, f64)>,
+    /// `(x, index of t_x, index of T, count)` of customers with x > 0.
+    rows: Vec<(u32, u32, u32, f64)>,
+    /// `(index of T, count)` of customers with x = 0.
+    zeros: Vec<(u32, f64)>,
+    /// Customers per x.
+    per_x: Vec<f64>,
     t_values: Vec<f64>,
     tx_values: Vec<f64>,
-    max_x: u32,
     customers: u64,
 }
 
 impl Prepared {
     fn new(tuples: &[((u32, f64, f64), u64)]) -> Prepared {
-        // Every value is in the list (it was collected from the same tuples).
-        fn index(values: &[f64], v: f64) -> usize {
-            values
-                .binary_search_by(|p| p.total_cmp(&v))
-                .unwrap_or_else(|i| i)
+        /// The distinct values, sorted, and each tuple's index among them:
+        /// deduplicated by hash first, as a few hundred distinct times serve
+        /// a hundred thousand histories.
+        fn indexed(values: impl Iterator<Item = f64>) -> (Vec<f64>, Vec<u32>) {
+            let mut seen: HashMap<u64, u32> = HashMap::new();
+            let raw: Vec<u32> = values
+                .map(|v| {
+                    let next = seen.len() as u32;
+                    *seen.entry(v.to_bits()).or_insert(next)
+                })
+                .collect();
+            let mut distinct: Vec<(f64, u32)> = seen
+                .into_iter()
+                .map(|(b, i)| (f64::from_bits(b), i))
+                .collect();
+            distinct.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut rank = vec![0u32; distinct.len()];
+            for (r, (_, i)) in distinct.iter().enumerate() {
+                rank[*i as usize] = r as u32;
+            }
+            (
+                distinct.into_iter().map(|(v, _)| v).collect(),
+                raw.into_iter().map(|i| rank[i as usize]).collect(),
+            )
         }
-        let mut t_values: Vec<f64> = tuples.iter().map(|((_, _, t), _)| *t).collect();
-        let mut tx_values: Vec<f64> = tuples.iter().map(|((_, tx, _), _)| *tx).collect();
-        for v in [&mut t_values, &mut tx_values] {
-            v.sort_by(f64::total_cmp);
-            v.dedup();
+        let tuples: Vec<_> = tuples.iter().filter(|(_, n)| *n > 0).collect();
+        let (t_values, t_index) = indexed(tuples.iter().map(|((_, _, t), _)| *t));
+        let (tx_values, tx_index) = indexed(tuples.iter().map(|((_, tx, _), _)| *tx));
+        let max_x = tuples.iter().map(|((x, _, _), _)| *x).max().unwrap_or(0);
+        let mut per_x = vec![0.0; max_x as usize + 1];
+        let mut zero_counts = vec![0.0; t_values.len()];
+        let mut rows = Vec::new();
+        for (i, ((x, _, _), n)) in tuples.iter().enumerate() {
+            let n = *n as f64;
+            per_x[*x as usize] += n;
+            if *x == 0 {
+                zero_counts[t_index[i] as usize] += n;
+            } else {
+                rows.push((*x, tx_index[i], t_index[i], n));
+            }
         }
-        let rows = tuples
-            .iter()
-            .filter(|(_, n)| *n > 0)
-            .map(|((x, tx, t), n)| (*x, index(&tx_values, *tx), index(&t_values, *t), *n as f64))
+        let zeros = zero_counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0.0)
+            .map(|(i, n)| (i as u32, n))
             .collect();
         Prepared {
             rows,
+            zeros,
+            per_x,
             t_values,
             tx_values,
-            max_x: tuples.iter().map(|((x, _, _), _)| *x).max().unwrap_or(0),
             customers: tuples.iter().map(|(_, n)| n).sum(),
         }
     }
 
     /// Total log-likelihood; the same value as summing [`BgNbd::log_likelihood`].
     fn total(&self, m: &BgNbd) -> f64 {
+        self.curvature(m).ll
+    }
+
+    /// Total log-likelihood with its gradient and Hessian.
+    fn curvature(&self, m: &BgNbd) -> Sums {
         let BgNbd { r, alpha, a, b } = *m;
-        let base = r * alpha.ln() - ln_gamma(r) + ln_gamma(a + b) - ln_gamma(b);
-        let by_x: Vec<(f64, f64)> = (0..=self.max_x)
-            .map(|x| {
-                let x = f64::from(x);
-                let c = base + ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x);
-                let d = if x > 0.0 {
-                    a.ln() - (b + x - 1.0).ln()
-                } else {
-                    f64::NEG_INFINITY
-                };
-                (c, d)
-            })
-            .collect();
-        let ln_t: Vec<f64> = self.t_values.iter().map(|t| (alpha + t).ln()).collect();
-        let ln_tx: Vec<f64> = self.tx_values.iter().map(|t| (alpha + t).ln()).collect();
-        self.rows
+        let mut out = Sums::default();
+        // The terms in x alone: with Σ over k < x,
+        // c(x) = r ln α + Σ [ln(r+k) + ln(b+k) − ln(a+b+k)].
+        let (mut lg, mut dr, mut db, mut dab, mut d2r, mut d2b, mut d2ab) =
+            (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        let ln_alpha = alpha.ln();
+        // (ln(a / (b+x−1)), 1/(b+x−1)) per x ≥ 1.
+        let mut by_x = vec![(0.0, 0.0); self.per_x.len()];
+        for (x, &n) in self.per_x.iter().enumerate() {
+            if x > 0 {
+                let k = (x - 1) as f64;
+                lg += (r + k).ln() + (b + k).ln() - (a + b + k).ln();
+                dr += 1.0 / (r + k);
+                db += 1.0 / (b + k);
+                dab += 1.0 / (a + b + k);
+                d2r += 1.0 / ((r + k) * (r + k));
+                d2b += 1.0 / ((b + k) * (b + k));
+                d2ab += 1.0 / ((a + b + k) * (a + b + k));
+                let inv = 1.0 / (b + k);
+                by_x[x] = (a.ln() + inv.ln(), inv);
+            }
+            if n == 0.0 {
+                continue;
+            }
+            out.ll += n * (r * ln_alpha + lg);
+            out.g[0] += n * (ln_alpha + dr);
+            out.g[1] += n * r / alpha;
+            out.g[2] -= n * dab;
+            out.g[3] += n * (db - dab);
+            out.h[0][0] -= n * d2r;
+            out.h[0][1] += n / alpha;
+            out.h[1][1] -= n * r / (alpha * alpha);
+            out.h[2][2] += n * d2ab;
+            out.h[2][3] += n * d2ab;
+            out.h[3][3] += n * (d2ab - d2b);
+        }
+        let ln_t: Vec<(f64, f64)> = self
+            .t_values
             .iter()
-            .map(|&(x, txi, ti, n)| {
-                let (c, d) = by_x[x as usize];
+            .map(|t| ((alpha + t).ln(), 1.0 / (alpha + t)))
+            .collect();
+        let ln_tx: Vec<(f64, f64)> = self
+            .tx_values
+            .iter()
+            .map(|t| ((alpha + t).ln(), 1.0 / (alpha + t)))
+            .collect();
+        for &(ti, n) in &self.zeros {
+            let (lt, it) = ln_t[ti as usize];
+            out.ll -= n * r * lt;
+            out.g[0] -= n * lt;
+            out.g[1] -= n * r * it;
+            out.h[0][1] -= n * it;
+            out.h[1][1] += n * r * it * it;
+        }
+        // ln[(α+T)^−k + a/(b+x−1)·(α+t_x)^−k] with k = r + x, by the
+        // weights w3, w4 of its two terms.
+        let chunk = |rows: &[(u32, u32, u32, f64)]| -> Sums {
+            let mut s = Sums::default();
+            let inv_a = 1.0 / a;
+            for &(x, txi, ti, n) in rows {
+                let (lt, it) = ln_t[ti as usize];
+                let (lx, ix) = ln_tx[txi as usize];
+                let (d, bx) = by_x[x as usize];
                 let k = r + f64::from(x);
-                let a3 = -k * ln_t[ti];
-                let ll = if x > 0 {
-                    let a4 = d - k * ln_tx[txi];
-                    let (hi, lo) = if a3 > a4 { (a3, a4) } else { (a4, a3) };
-                    c + hi + (lo - hi).exp().ln_1p()
+                let a3 = -k * lt;
+                let a4 = d - k * lx;
+                let (hi, diff) = if a3 >= a4 {
+                    (a3, a4 - a3)
                 } else {
-                    c + a3
+                    (a4, a3 - a4)
                 };
-                n * ll
+                let e = diff.exp();
+                let share = e / (1.0 + e);
+                let w4 = if a3 >= a4 { share } else { 1.0 - share };
+                let w3 = 1.0 - w4;
+                s.ll += n * (hi + e.ln_1p());
+                s.g[0] -= n * (w3 * lt + w4 * lx);
+                s.g[1] -= n * k * (w3 * it + w4 * ix);
+                s.g[2] += n * w4 * inv_a;
+                s.g[3] -= n * w4 * bx;
+                s.h[0][1] -= n * (w3 * it + w4 * ix);
+                s.h[1][1] += n * k * (w3 * it * it + w4 * ix * ix);
+                s.h[2][2] -= n * w4 * inv_a * inv_a;
+                s.h[3][3] += n * w4 * bx * bx;
+                let dd = [lx - lt, -k * (it - ix), -inv_a, bx];
+                let w = n * w3 * w4;
+                for i in 0..4 {
+                    for j in i..4 {
+                        s.h[i][j] += w * dd[i] * dd[j];
+                    }
+                }
+            }
+            s
+        };
+        let rows = &self.rows;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let mixed = if rows.len() < PARALLEL_ROWS || threads < 2 {
+            chunk(rows)
+        } else {
+            let size = rows.len().div_ceil(threads.min(8));
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = rows
+                    .chunks(size)
+                    .map(|part| scope.spawn(move || chunk(part)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a likelihood thread panicked"))
+                    .fold(Sums::default(), Sums::add)
             })
-            .sum()
+        };
+        let mut out = out.add(mixed);
+        for i in 0..4 {
+            for j in 0..i {
+                out.h[i][j] = out.h[j][i];
+            }
+        }
+        out
     }
 }
 
@@ -271,6 +469,48 @@ mod tests {
             (direct - prepared).abs() < 1e-9 * direct.abs(),
             "{direct} vs {prepared}"
         );
+    }
+
+    #[test]
+    fn analytic_derivatives_match_finite_differences() {
+        let tuples = [
+            ((0, 0.0, 38.86), 10),
+            ((0, 0.0, 30.0), 4),
+            ((2, 30.43, 38.86), 3),
+            ((1, 1.71, 30.0), 2),
+            ((5, 12.0, 20.0), 1),
+            ((5, 19.5, 20.0), 2),
+        ];
+        let prepared = Prepared::new(&tuples);
+        let theta = [0.3, 5.0, 0.8, 2.5];
+        let at = |v: &[f64]| BgNbd {
+            r: v[0],
+            alpha: v[1],
+            a: v[2],
+            b: v[3],
+        };
+        let s = prepared.curvature(&at(&theta));
+        let total = |v: &[f64]| prepared.total(&at(v));
+        let numeric = crate::stats::optimize::hessian(&total, &theta);
+        for i in 0..4 {
+            let h = 1e-6 * theta[i];
+            let (mut up, mut down) = (theta, theta);
+            up[i] += h;
+            down[i] -= h;
+            let g = (total(&up) - total(&down)) / (2.0 * h);
+            assert!(
+                (s.g[i] - g).abs() < 1e-5 * g.abs().max(1.0),
+                "g[{i}]: {} vs {g}",
+                s.g[i]
+            );
+            for (j, &n) in numeric[i].iter().enumerate() {
+                assert!(
+                    (s.h[i][j] - n).abs() < 1e-4 * n.abs().max(1.0),
+                    "h[{i}][{j}]: {} vs {n}",
+                    s.h[i][j]
+                );
+            }
+        }
     }
 
     #[test]

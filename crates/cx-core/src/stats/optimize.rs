@@ -1,5 +1,126 @@
-//! Derivative-free minimisation (Nelder–Mead) and numerical Hessians, enough
-//! for maximum-likelihood fits of a handful of parameters.
+//! Minimisation for maximum-likelihood fits of a handful of parameters: damped
+//! Newton where the model gives its derivatives, derivative-free Nelder–Mead
+//! where it does not, and numerical Hessians.
+
+/// A function's value, gradient and Hessian at one point.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curvature {
+    /// f(x).
+    pub value: f64,
+    /// ∇f(x).
+    pub gradient: Vec<f64>,
+    /// ∇²f(x), symmetric.
+    pub hessian: Vec<Vec<f64>>,
+}
+
+impl Curvature {
+    fn is_finite(&self) -> bool {
+        self.value.is_finite()
+            && self.gradient.iter().all(|g| g.is_finite())
+            && self.hessian.iter().flatten().all(|h| h.is_finite())
+    }
+}
+
+/// Minimises `f` from `start` by Newton's method with Levenberg–Marquardt
+/// damping: each step solves (H + λ·diag(H)) d = −g, accepted only if it
+/// lowers f; λ shrinks after a success and grows after a failure (or when the
+/// damped Hessian is not positive definite), so far from the minimum the steps
+/// turn towards scaled gradient descent and near it they are plain Newton
+/// steps, which converge in a few iterations. No coordinate moves by more than
+/// `max_step` in one step. Stops when a (nearly undamped) Newton step moves no
+/// coordinate by more than `tolerance`, or promises a decrease (−gᵀd) below
+/// what rounding in f can resolve — tests on the step, not on the gradient,
+/// which can be tiny along a flat ridge well away from the minimum — or when
+/// no step lowers f any more. `None` when f is not finite at the start.
+pub fn damped_newton(
+    f: &dyn Fn(&[f64]) -> Option<Curvature>,
+    start: &[f64],
+    tolerance: f64,
+    max_step: f64,
+) -> Option<(Vec<f64>, Curvature)> {
+    let mut x = start.to_vec();
+    let mut here = f(&x).filter(Curvature::is_finite)?;
+    let mut lambda = 1e-3;
+    for _ in 0..1_000 {
+        if here.gradient.iter().all(|g| *g == 0.0) {
+            break;
+        }
+        let mut damped = here.hessian.clone();
+        for (i, row) in damped.iter_mut().enumerate() {
+            row[i] += lambda * here.hessian[i][i].abs().max(1e-12);
+        }
+        let minus_g: Vec<f64> = here.gradient.iter().map(|g| -g).collect();
+        let Some(mut d) = cholesky_solve(&damped, &minus_g) else {
+            lambda *= 10.0;
+            if lambda > 1e16 {
+                break;
+            }
+            continue;
+        };
+        let longest = d.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        // The decrease a Newton step promises, −gᵀd: once it is below what
+        // rounding in f can resolve, no step can be told from noise.
+        let promised: f64 = -here
+            .gradient
+            .iter()
+            .zip(&d)
+            .map(|(g, v)| g * v)
+            .sum::<f64>();
+        if lambda <= 1e-2 && (longest <= tolerance || promised <= 1e-14 * (1.0 + here.value.abs()))
+        {
+            break;
+        }
+        if longest > max_step {
+            d.iter_mut().for_each(|v| *v *= max_step / longest);
+        }
+        let trial: Vec<f64> = x.iter().zip(&d).map(|(a, b)| a + b).collect();
+        match f(&trial).filter(Curvature::is_finite) {
+            Some(next) if next.value < here.value => {
+                x = trial;
+                here = next;
+                lambda = (lambda / 10.0).max(1e-12);
+            }
+            _ => {
+                lambda *= 10.0;
+                if lambda > 1e16 {
+                    break;
+                }
+            }
+        }
+    }
+    Some((x, here))
+}
+
+/// Solves A x = b for a symmetric positive-definite A by Cholesky
+/// factorisation; `None` when A is not positive definite.
+pub fn cholesky_solve(a: &[Vec<f64>], b: &[f64]) -> Option<Vec<f64>> {
+    let n = a.len();
+    let mut l = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i][k] * l[j][k]).sum();
+            if i == j {
+                let d = a[i][i] - s;
+                // NaN fails too.
+                if d.is_nan() || d <= 0.0 {
+                    return None;
+                }
+                l[i][i] = d.sqrt();
+            } else {
+                l[i][j] = (a[i][j] - s) / l[j][j];
+            }
+        }
+    }
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        y[i] = (b[i] - (0..i).map(|k| l[i][k] * y[k]).sum::<f64>()) / l[i][i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        x[i] = (y[i] - (i + 1..n).map(|k| l[k][i] * x[k]).sum::<f64>()) / l[i][i];
+    }
+    Some(x)
+}
 
 /// Minimises `f` from `start` with the Nelder–Mead simplex (Lagarias et al.
 /// 1998 coefficients), restarting from the best point until a restart no
@@ -194,6 +315,49 @@ mod tests {
             "{x:?}"
         );
         assert!(v < 1e-10);
+    }
+
+    #[test]
+    fn damped_newton_finds_the_rosenbrock_minimum() {
+        let f = |x: &[f64]| {
+            let (a, b) = (x[0], x[1]);
+            Some(Curvature {
+                value: (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2),
+                gradient: vec![
+                    -2.0 * (1.0 - a) - 400.0 * a * (b - a * a),
+                    200.0 * (b - a * a),
+                ],
+                hessian: vec![
+                    vec![2.0 - 400.0 * b + 1200.0 * a * a, -400.0 * a],
+                    vec![-400.0 * a, 200.0],
+                ],
+            })
+        };
+        let (x, at) = damped_newton(&f, &[-1.2, 1.0], 1e-10, 1.0).expect("finite start");
+        // Stopped once a step promises less than 1e-14: f near 1e-14, x near 1e-7.
+        assert!(
+            (x[0] - 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6,
+            "{x:?}"
+        );
+        assert!(at.value < 1e-12);
+        // A start where f is not finite is refused.
+        let nan = |_: &[f64]| {
+            Some(Curvature {
+                value: f64::NAN,
+                gradient: vec![0.0],
+                hessian: vec![vec![1.0]],
+            })
+        };
+        assert!(damped_newton(&nan, &[0.0], 1e-9, 1.0).is_none());
+    }
+
+    #[test]
+    fn cholesky_solves_and_refuses_indefinite_matrices() {
+        let a = vec![vec![4.0, 2.0], vec![2.0, 3.0]];
+        let x = cholesky_solve(&a, &[2.0, 1.0]).expect("positive definite");
+        assert!((4.0 * x[0] + 2.0 * x[1] - 2.0).abs() < 1e-12);
+        assert!((2.0 * x[0] + 3.0 * x[1] - 1.0).abs() < 1e-12);
+        assert!(cholesky_solve(&[vec![1.0, 2.0], vec![2.0, 1.0]], &[1.0, 1.0]).is_none());
     }
 
     #[test]
