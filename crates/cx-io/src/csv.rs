@@ -496,10 +496,132 @@ fn parse_block<S: RowSink>(
         plain_block(data, first_line, fields, delimiter, file, sink);
         return Ok(());
     }
-    quoted_block(data, first_line, fields, delimiter, file, sink)
+    quoted_scan(data, first_line, fields, delimiter, file, sink)
 }
 
-/// [`parse_block`] for a block that has quotes somewhere.
+/// [`parse_block`] for a block with quotes: one vectorised search for
+/// delimiters, newlines and quotes drives a small state machine (inside a
+/// quoted field, outside it, after its closing quote), instead of two
+/// searches per field. Reads exactly what [`quoted_block`] reads — the
+/// field-by-field parser kept as the reference its tests compare against.
+fn quoted_scan<S: RowSink>(
+    data: &[u8],
+    first_line: u64,
+    fields: &FieldMap,
+    delimiter: u8,
+    file: u32,
+    sink: &mut S,
+) -> Result<(), u64> {
+    let mut cells: Vec<Cell<'_>> = vec![Cell::Null; fields.width];
+    let mut line = first_line;
+    let mut record_line = first_line;
+    let mut field = 0;
+    let mut start = 0;
+    // Inside a quoted field: where its content starts, and whether it has `""`.
+    let mut quoted: Option<(usize, bool)> = None;
+    // The current field was quoted and is closed: the rest up to the
+    // delimiter is ignored.
+    let mut closed: Option<Cell<'_>> = None;
+    let mut skip_until = 0;
+    for p in memchr::memchr3_iter(delimiter, b'\n', b'"', data) {
+        if p < skip_until {
+            continue;
+        }
+        let c = data[p];
+        if let Some((content, escaped)) = quoted {
+            if c == b'"' {
+                if data.get(p + 1) == Some(&b'"') {
+                    quoted = Some((content, true));
+                    skip_until = p + 2;
+                } else {
+                    let text = &data[content..p];
+                    closed = Some(if escaped {
+                        Cell::EscapedText(text)
+                    } else {
+                        Cell::Text(text)
+                    });
+                    quoted = None;
+                }
+            } else if c == b'\n' {
+                line += 1;
+            }
+            continue;
+        }
+        if c == b'"' {
+            if p == start && closed.is_none() {
+                quoted = Some((p + 1, false));
+            }
+            continue;
+        }
+        let cell = match closed.take() {
+            Some(cell) => cell,
+            None => {
+                let mut text = &data[start..p];
+                if let [rest @ .., b'\r'] = text {
+                    text = rest;
+                }
+                if c == b'\n' && field == 0 && text.is_empty() && p - start <= 1 {
+                    // A blank line (`\n` or `\r\n`).
+                    line += 1;
+                    record_line = line;
+                    start = p + 1;
+                    continue;
+                }
+                Cell::Text(text)
+            }
+        };
+        put(fields, &mut cells, field, cell);
+        start = p + 1;
+        if c == b'\n' {
+            sink.row(
+                &cells,
+                RowLoc {
+                    file,
+                    line: record_line,
+                },
+            );
+            cells.iter_mut().for_each(|c| *c = Cell::Null);
+            field = 0;
+            line += 1;
+            record_line = line;
+        } else {
+            field += 1;
+        }
+    }
+    if quoted.is_some() {
+        return Err(record_line);
+    }
+    if start < data.len() || field > 0 || closed.is_some() {
+        let cell = closed.take().unwrap_or_else(|| {
+            let mut text = &data[start..];
+            if let [rest @ .., b'\r'] = text {
+                text = rest;
+            }
+            Cell::Text(text)
+        });
+        put(fields, &mut cells, field, cell);
+        sink.row(
+            &cells,
+            RowLoc {
+                file,
+                line: record_line,
+            },
+        );
+    }
+    Ok(())
+}
+
+/// Gives a field's cell to the requested columns that take it.
+fn put<'a>(fields: &FieldMap, cells: &mut [Cell<'a>], field: usize, cell: Cell<'a>) {
+    if let Some(takers) = fields.takers.get(field) {
+        for &col in takers {
+            cells[col] = cell;
+        }
+    }
+}
+
+/// [`parse_block`] field by field: the reference for [`quoted_scan`].
+#[cfg(test)]
 fn quoted_block<S: RowSink>(
     data: &[u8],
     first_line: u64,
@@ -590,13 +712,6 @@ fn plain_block<S: RowSink>(
     let mut line = first_line;
     let mut field = 0;
     let mut start = 0;
-    fn take<'a>(fields: &FieldMap, cells: &mut [Cell<'a>], field: usize, text: &'a [u8]) {
-        if let Some(takers) = fields.takers.get(field) {
-            for &col in takers {
-                cells[col] = Cell::Text(text);
-            }
-        }
-    }
     for sep in memchr::memchr2_iter(delimiter, b'\n', data) {
         let mut text = &data[start..sep];
         if data[sep] == b'\n' {
@@ -609,13 +724,13 @@ fn plain_block<S: RowSink>(
                 start = sep + 1;
                 continue;
             }
-            take(fields, &mut cells, field, text);
+            put(fields, &mut cells, field, Cell::Text(text));
             sink.row(&cells, RowLoc { file, line });
             cells.iter_mut().for_each(|c| *c = Cell::Null);
             field = 0;
             line += 1;
         } else {
-            take(fields, &mut cells, field, text);
+            put(fields, &mut cells, field, Cell::Text(text));
             field += 1;
         }
         start = sep + 1;
@@ -625,10 +740,8 @@ fn plain_block<S: RowSink>(
         if let [rest @ .., b'\r'] = text {
             text = rest;
         }
-        if field > 0 || !text.is_empty() {
-            take(fields, &mut cells, field, text);
-            sink.row(&cells, RowLoc { file, line });
-        }
+        put(fields, &mut cells, field, Cell::Text(text));
+        sink.row(&cells, RowLoc { file, line });
     }
 }
 
@@ -683,8 +796,44 @@ mod tests {
     }
 
     #[test]
+    fn the_quote_scan_reads_as_the_field_by_field_parser_reads_them() {
+        let inputs: [&[u8]; 16] = [
+            b"\"C1\",\"2025-09-03\",60.51\n\"C2\",\"2024-05-03\",42.06\n",
+            b"1,\"a, b\",x\n2,\"say \"\"hi\"\"\",y\r\n3,\"two\nlines\",z\n\n4,,w",
+            b"\"\"\n\"\",\"\"\n",
+            b"\"abc\"junk,next\n\"a\" \"b\",c\n",
+            b"x\"y,\"z\"\n",
+            b"\"a\"\"\"\"b\",c\r\n\r\n\"d\r\ne\",f",
+            b"a,\"b\nc\",d,\"e\",\"f\"\"\"\n",
+            b"\"last\"",
+            b"\"last\",",
+            b"a,\"never closed\n",
+            b"ok\n\"never closed",
+            b"\"x\"\r\n",
+            b"a\n\r",
+            b"\n\n\"q\"\n\n",
+            b"\"one\"\"\"\n",
+            b"a,b,\"c\"",
+        ];
+        for fields in [
+            FieldMap::new(&[0, 2]),
+            FieldMap::new(&[2, 0, 1]),
+            FieldMap::new(&[1]),
+            FieldMap::new(&[5]),
+        ] {
+            for data in inputs {
+                let (mut fast, mut reference) = (Collect::default(), Collect::default());
+                let a = quoted_scan(data, 3, &fields, b',', 0, &mut fast);
+                let b = quoted_block(data, 3, &fields, b',', 0, &mut reference);
+                assert_eq!(a, b, "{:?}", String::from_utf8_lossy(data));
+                assert_eq!(fast.0, reference.0, "{:?}", String::from_utf8_lossy(data));
+            }
+        }
+    }
+
+    #[test]
     fn plain_blocks_read_as_the_general_parser_reads_them() {
-        let inputs: [&[u8]; 8] = [
+        let inputs: [&[u8]; 11] = [
             b"a,1,2\nb,3,4\n",
             b"a,1,2\r\nb,3,4\r\n",
             b"a,1,2\n\n\r\nb,3\nc\n",
@@ -693,6 +842,9 @@ mod tests {
             b",,\n , ,x\n",
             b"a,1,2,3,4,5,6\nlast",
             b"",
+            b"a\n\r",
+            b"a,b,",
+            b"\r\r\nx\n",
         ];
         for fields in [
             FieldMap::new(&[0, 2]),

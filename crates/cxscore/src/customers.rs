@@ -598,7 +598,7 @@ pub fn run_customers(
                     };
                     let totals: Vec<CustomerTotals> =
                         totals.into_iter().filter(|t| t.last <= as_of).collect();
-                    (rfm_from_totals(&totals, as_of), as_of)
+                    (rfm_from_totals(totals, as_of), as_of)
                 }
                 None => {
                     let data = load(source, db)?;
@@ -632,10 +632,11 @@ pub fn run_customers(
                 )
                 .and_then(|_| {
                     rows.iter().try_for_each(|r| {
-                        let c = if r.customer.contains([',', '"', '\n']) {
-                            format!("\"{}\"", r.customer.replace('"', "\"\""))
+                        let c: std::borrow::Cow<'_, str> = if r.customer.contains([',', '"', '\n'])
+                        {
+                            format!("\"{}\"", r.customer.replace('"', "\"\"")).into()
                         } else {
-                            r.customer.clone()
+                            r.customer.as_str().into()
                         };
                         writeln!(
                             out,
