@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use crate::stats::distributions::ln_gamma;
-use crate::stats::optimize::{Curvature, damped_newton, invert, nelder_mead};
+use crate::stats::optimize::{damped_newton, mean_nll_on_logs, nelder_mead, standard_errors};
 
 /// Fitted BG/NBD parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -111,26 +111,11 @@ impl BgNbd {
             b: v[3].exp(),
         };
         let n = customers as f64;
-        // The mean negative log-likelihood on the log-parameters φ = ln θ:
-        // ∂/∂φᵢ = θᵢ ∂/∂θᵢ and ∂²/∂φᵢ∂φⱼ = θᵢθⱼ ∂²/∂θᵢ∂θⱼ + [i = j] θᵢ ∂/∂θᵢ.
         let curvature = |v: &[f64]| {
             let m = from_logs(v);
             let theta = [m.r, m.alpha, m.a, m.b];
             let s = prepared.curvature(&m);
-            Some(Curvature {
-                value: -s.ll / n,
-                gradient: (0..4).map(|i| -theta[i] * s.g[i] / n).collect(),
-                hessian: (0..4)
-                    .map(|i| {
-                        (0..4)
-                            .map(|j| {
-                                let diagonal = if i == j { theta[i] * s.g[i] } else { 0.0 };
-                                -(theta[i] * theta[j] * s.h[i][j] + diagonal) / n
-                            })
-                            .collect()
-                    })
-                    .collect(),
-            })
+            Some(mean_nll_on_logs(&theta, s.ll, &s.g, &s.h, n))
         };
         // With many distinct histories, start from the fit to an evenly spaced
         // sample of them (weights kept): the full data then needs only the
@@ -164,14 +149,7 @@ impl BgNbd {
         let params = from_logs(&best);
         let at = prepared.curvature(&params);
         let log_likelihood = at.ll;
-        let information: Vec<Vec<f64>> =
-            at.h.iter()
-                .map(|row| row.iter().map(|h| -h).collect())
-                .collect();
-        let se = invert(&information).and_then(|inv| {
-            let d = [inv[0][0], inv[1][1], inv[2][2], inv[3][3]];
-            d.iter().all(|v| *v > 0.0).then(|| d.map(f64::sqrt))
-        });
+        let se = standard_errors(&at.h);
         Some(BgNbdFit {
             params,
             se,

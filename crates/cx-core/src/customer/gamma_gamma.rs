@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::stats::distributions::{digamma, ln_gamma, trigamma};
-use crate::stats::optimize::{Curvature, damped_newton, invert, nelder_mead};
+use crate::stats::optimize::{damped_newton, mean_nll_on_logs, nelder_mead, standard_errors};
 
 /// Fitted Gamma-Gamma parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -71,20 +71,7 @@ impl GammaGamma {
             let g = from_logs(v);
             let theta = [g.p, g.q, g.v];
             let s = prepared.curvature(&g);
-            Some(Curvature {
-                value: -s.ll / n,
-                gradient: (0..3).map(|i| -theta[i] * s.g[i] / n).collect(),
-                hessian: (0..3)
-                    .map(|i| {
-                        (0..3)
-                            .map(|j| {
-                                let diagonal = if i == j { theta[i] * s.g[i] } else { 0.0 };
-                                -(theta[i] * theta[j] * s.h[i][j] + diagonal) / n
-                            })
-                            .collect()
-                    })
-                    .collect(),
-            })
+            Some(mean_nll_on_logs(&theta, s.ll, &s.g, &s.h, n))
         };
         // With many buyers, start from the fit to an evenly spaced sample: the
         // long way from (1, 1, 1) then costs a fraction, and the full data
@@ -115,14 +102,7 @@ impl GammaGamma {
             });
         let params = from_logs(&best);
         let at = prepared.curvature(&params);
-        let information: Vec<Vec<f64>> =
-            at.h.iter()
-                .map(|row| row.iter().map(|h| -h).collect())
-                .collect();
-        let se = invert(&information).and_then(|inv| {
-            let d = [inv[0][0], inv[1][1], inv[2][2]];
-            d.iter().all(|v| *v > 0.0).then(|| d.map(f64::sqrt))
-        });
+        let se = standard_errors(&at.h);
         Some(GammaGammaFit {
             params,
             se,

@@ -21,6 +21,46 @@ impl Curvature {
     }
 }
 
+/// The mean negative log-likelihood and its derivatives on log-parameters
+/// φ = ln θ, from the total log-likelihood `ll` over `n` observations with
+/// its gradient `g` and Hessian `h` in θ: ∂/∂φᵢ = θᵢ ∂/∂θᵢ and
+/// ∂²/∂φᵢ∂φⱼ = θᵢθⱼ ∂²/∂θᵢ∂θⱼ + [i = j] θᵢ ∂/∂θᵢ.
+pub fn mean_nll_on_logs<const K: usize>(
+    theta: &[f64; K],
+    ll: f64,
+    g: &[f64; K],
+    h: &[[f64; K]; K],
+    n: f64,
+) -> Curvature {
+    Curvature {
+        value: -ll / n,
+        gradient: (0..K).map(|i| -theta[i] * g[i] / n).collect(),
+        hessian: (0..K)
+            .map(|i| {
+                (0..K)
+                    .map(|j| {
+                        let diagonal = if i == j { theta[i] * g[i] } else { 0.0 };
+                        -(theta[i] * theta[j] * h[i][j] + diagonal) / n
+                    })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+/// Standard errors of maximum-likelihood estimates: the square roots of the
+/// diagonal of the inverse observed information (−Hessian of the total
+/// log-likelihood); `None` when it is singular or not positive there.
+pub fn standard_errors<const K: usize>(hessian: &[[f64; K]; K]) -> Option<[f64; K]> {
+    let information: Vec<Vec<f64>> = hessian
+        .iter()
+        .map(|row| row.iter().map(|h| -h).collect())
+        .collect();
+    let inv = invert(&information)?;
+    let d: [f64; K] = std::array::from_fn(|i| inv[i][i]);
+    d.iter().all(|v| *v > 0.0).then(|| d.map(f64::sqrt))
+}
+
 /// Minimises `f` from `start` by Newton's method with Levenberg–Marquardt
 /// damping: each step solves (H + λ·diag(H)) d = −g, accepted only if it
 /// lowers f; λ shrinks after a success and grows after a failure (or when the
