@@ -819,9 +819,7 @@ pub fn run_clv(cmd: &ClvCommand, db: &str, format: OutputFormat) -> Result<(), F
         && cx_io::Format::of(path).is_ok()
     {
         time_unit(&input.unit)?;
-        let ClvOutcome::Fit { doc, text } = fit_outcome(&fit_summary_file(path)?) else {
-            unreachable!("fit_outcome reports a fit")
-        };
+        let (doc, text) = fit_report(&fit_summary_file(path)?);
         let text = match format {
             OutputFormat::Json => serde_json::to_string_pretty(&doc).unwrap_or_default(),
             _ => text,
@@ -938,7 +936,10 @@ fn clv_one(
             .collect::<Vec<_>>(),
     )?;
     match cmd {
-        ClvCommand::Fit { .. } => Ok(fit_outcome(&models)),
+        ClvCommand::Fit { .. } => {
+            let (doc, text) = fit_report(&models);
+            Ok(ClvOutcome::Fit { doc, text })
+        }
         ClvCommand::Predict {
             horizon,
             discount,
@@ -991,8 +992,8 @@ fn fit_models(tuples: &[((u32, f64, f64), u64)], buyers: &[(u32, f64)]) -> Resul
     })
 }
 
-/// The fit report.
-fn fit_outcome(models: &Models) -> ClvOutcome {
+/// The fit report: its JSON document and its text.
+fn fit_report(models: &Models) -> (Value, String) {
     let Models {
         bg,
         gg,
@@ -1043,7 +1044,7 @@ fn fit_outcome(models: &Models) -> ClvOutcome {
             }
         t.trim_end().to_string()
     };
-    ClvOutcome::Fit { doc, text }
+    (doc, text)
 }
 
 /// Per-customer predictions over `horizon`.

@@ -283,25 +283,6 @@ mod tests {
         };
         let s = prepared.curvature(&at(&theta));
         assert!((s.ll - direct(&theta)).abs() < 1e-9 * s.ll.abs());
-        let numeric = crate::stats::optimize::hessian(&direct, &theta);
-        for i in 0..3 {
-            let h = 1e-6 * theta[i];
-            let (mut up, mut down) = (theta, theta);
-            up[i] += h;
-            down[i] -= h;
-            let g = (direct(&up) - direct(&down)) / (2.0 * h);
-            assert!(
-                (s.g[i] - g).abs() < 1e-5 * g.abs().max(1.0),
-                "g[{i}]: {} vs {g}",
-                s.g[i]
-            );
-            for (j, &n) in numeric[i].iter().enumerate() {
-                assert!(
-                    (s.h[i][j] - n).abs() < 1e-4 * n.abs().max(1.0),
-                    "h[{i}][{j}]: {} vs {n}",
-                    s.h[i][j]
-                );
-            }
-        }
+        crate::stats::optimize::assert_derivatives(&direct, theta, &s.g, &s.h);
     }
 }

@@ -61,6 +61,37 @@ pub fn standard_errors<const K: usize>(hessian: &[[f64; K]; K]) -> Option<[f64; 
     d.iter().all(|v| *v > 0.0).then(|| d.map(f64::sqrt))
 }
 
+/// Asserts that a closed-form gradient `g` and Hessian `h` of `f` at `theta`
+/// agree with central differences (the models' derivative tests).
+#[cfg(test)]
+pub(crate) fn assert_derivatives<const K: usize>(
+    f: &dyn Fn(&[f64]) -> f64,
+    theta: [f64; K],
+    g: &[f64; K],
+    h: &[[f64; K]; K],
+) {
+    let numeric = hessian(f, &theta);
+    for i in 0..K {
+        let step = 1e-6 * theta[i];
+        let (mut up, mut down) = (theta, theta);
+        up[i] += step;
+        down[i] -= step;
+        let want = (f(&up) - f(&down)) / (2.0 * step);
+        assert!(
+            (g[i] - want).abs() < 1e-5 * want.abs().max(1.0),
+            "g[{i}]: {} vs {want}",
+            g[i]
+        );
+        for (j, &n) in numeric[i].iter().enumerate() {
+            assert!(
+                (h[i][j] - n).abs() < 1e-4 * n.abs().max(1.0),
+                "h[{i}][{j}]: {} vs {n}",
+                h[i][j]
+            );
+        }
+    }
+}
+
 /// Minimises `f` from `start` by Newton's method with Levenberg–Marquardt
 /// damping: each step solves (H + λ·diag(H)) d = −g, accepted only if it
 /// lowers f; λ shrinks after a success and grows after a failure (or when the
