@@ -87,7 +87,7 @@ macro_rules! impl_store {
                 // Comments are analysed on every core before the transaction opens.
                 let analyses = $crate::common::analyze_answers(batch);
                 let mut new_responses: Vec<&$crate::NewResponse> = Vec::with_capacity(batch.len());
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let insert = format!(
                     "INSERT INTO responses (survey_id, dedupe_key, submitted_at, submitted_day, channel, language,
                        account_id, contact_id, metadata)
@@ -146,7 +146,7 @@ macro_rules! impl_store {
                 let known = self.ids_by_code("accounts", &codes).await?;
                 let mut counts = $crate::InsertCounts::default();
                 let mut seen = std::collections::HashSet::new();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for a in batch {
                     // A CRM export is the current truth: a known account whose
                     // fields changed (a new owner, a "lost on" date) is updated;
@@ -200,7 +200,7 @@ macro_rules! impl_store {
                 batch: &[(cx_core::model::AccountId, cx_core::model::customer::Contact)],
             ) -> Result<$crate::InsertCounts, $crate::StoreError> {
                 let mut counts = $crate::InsertCounts::default();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for (account, c) in batch {
                     let done = sqlx::query(
                         "INSERT INTO contacts (external_id, account_id, name, role, influence, email, phone, time_zone)
@@ -239,7 +239,7 @@ macro_rules! impl_store {
                 let mut counts = $crate::InsertCounts::default();
                 // Analysed before the transaction opens (on the caller's thread).
                 let analyses: Vec<$crate::TextColumns> = batch.iter().map(|k| $crate::common::analyze_text(&k.item.text)).collect();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for (k, t) in batch.iter().zip(analyses) {
                     let f = &k.item;
                     let done = sqlx::query(
@@ -270,7 +270,7 @@ macro_rules! impl_store {
                 batch: &[(String, cx_core::model::customer::Interaction)],
             ) -> Result<$crate::InsertCounts, $crate::StoreError> {
                 let mut counts = $crate::InsertCounts::default();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for (key, i) in batch {
                     let done = sqlx::query(
                         "INSERT INTO interactions (dedupe_key, customer, account_id, kind, date, note)
@@ -296,7 +296,7 @@ macro_rules! impl_store {
                 batch: &[(cx_core::model::ContactId, cx_core::model::customer::Assessment)],
             ) -> Result<$crate::InsertCounts, $crate::StoreError> {
                 let mut counts = $crate::InsertCounts::default();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for (contact, a) in batch {
                     let r = |i: usize| a.ratings[i].map(i64::from);
                     let done = sqlx::query(
@@ -556,7 +556,7 @@ macro_rules! impl_store {
                 question: &str,
                 rows: &[(i64, $crate::TextColumns)],
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for (id, t) in rows {
                     sqlx::query(
                         "UPDATE answers SET sentiment = $1, sentiment_score = $2, topics = $3 WHERE response_id = $4 AND question_id = $5",
@@ -582,7 +582,7 @@ macro_rules! impl_store {
             }
 
             async fn set_feedback_analyses(&self, rows: &[(i64, $crate::TextColumns)]) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for (id, t) in rows {
                     sqlx::query("UPDATE feedback SET lang = $1, sentiment = $2, sentiment_score = $3, topics = $4 WHERE id = $5")
                         .bind(&t.lang)

@@ -438,7 +438,7 @@ macro_rules! impl_cube {
             /// Fills the cube from the responses already stored (once, when a
             /// database is first opened by a version that has it).
             pub async fn rebuild_day_counts(&self) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 // Claimed first: a second process opening the same database
                 // waits here, then finds the cube built and leaves it alone.
                 let claimed = sqlx::query(

@@ -558,7 +558,7 @@ macro_rules! impl_followup_store {
                 cursor: Option<(i64, i64)>,
                 settings: &[(String, String)],
             ) -> Result<Vec<Option<i64>>, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let mut ids = Vec::with_capacity(tasks.len());
                 for t in tasks {
                     let id: Option<i64> = sqlx::query_scalar(
@@ -716,7 +716,7 @@ macro_rules! impl_followup_store {
                 id: i64,
                 change: &$crate::followup::TaskChange,
             ) -> Result<($crate::followup::StoredTask, String), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 // A write first: the row (PostgreSQL) or the database (SQLite) is
                 // locked until COMMIT, so two clicks cannot both resolve the task.
                 let locked = sqlx::query("UPDATE tasks SET status = status WHERE id = $1")
@@ -810,7 +810,7 @@ macro_rules! impl_followup_store {
                 now: i64,
                 app: &str,
             ) -> Result<Vec<$crate::followup::StoredTask>, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let ids: Vec<i64> = sqlx::query_scalar(
                     "UPDATE tasks SET escalated_ts = $1, priority = 'urgent'
                      WHERE status <> 'resolved' AND escalated_ts IS NULL AND due_ts IS NOT NULL AND due_ts < $1
@@ -871,7 +871,7 @@ macro_rules! impl_followup_store {
             }
 
             async fn delete_webhook(&self, id: i64) -> Result<bool, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 sqlx::query("DELETE FROM deliveries WHERE webhook_id = $1")
                     .bind(id)
                     .execute(&mut *tx)

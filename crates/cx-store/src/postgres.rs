@@ -43,13 +43,21 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// Begins a transaction (the SQLite store's takes its write lock up front;
+    /// PostgreSQL's row locks need nothing more).
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     /// COPY into a per-connection staging table, then one INSERT … SELECT that
     /// skips known keys and links accounts by a join: PostgreSQL's fastest path.
     async fn bulk_insert_transactions(
         &self,
         batch: &[KeyedTransaction],
     ) -> Result<InsertCounts, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS staging_transactions (dedupe_key TEXT, external_id TEXT, customer TEXT,
                date TEXT, day BIGINT, amount_minor BIGINT, currency TEXT, product_line TEXT) ON COMMIT DELETE ROWS",

@@ -565,7 +565,7 @@ macro_rules! impl_programme_store {
                 settings: &[(String, String)],
             ) -> Result<Option<i64>, $crate::StoreError> {
                 let now = $crate::now_rfc3339();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let id: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO waves (programme_id, label, starts_ts, stats, created_at)
                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (programme_id, label) DO NOTHING RETURNING id",
@@ -745,7 +745,7 @@ macro_rules! impl_programme_store {
                 now: i64,
             ) -> Result<(), $crate::StoreError> {
                 use $crate::programmes::MessageOutcome as O;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let (status, reason, due, sent, uncount) = match outcome {
                     O::Sent => ("sent", None, None, Some(now), false),
                     O::Bounced(e) => ("bounced", Some(e.as_str()), None, None, false),
@@ -894,7 +894,7 @@ macro_rules! impl_programme_store {
             ) -> Result<$crate::InsertCounts, $crate::StoreError> {
                 let mut counts = $crate::InsertCounts::default();
                 let now = $crate::now_rfc3339();
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for code in codes {
                     let done = sqlx::query(
                         "INSERT INTO coupons (pool, code, added_at) VALUES ($1, $2, $3)
@@ -943,7 +943,7 @@ macro_rules! impl_programme_store {
                 channel: Option<&str>,
                 now: i64,
             ) -> Result<Option<$crate::programmes::StoredReward>, $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 // Lock the invitation: two requests for the same reward wait for each other.
                 let inv: Option<(i64, Option<i64>, Option<i64>, Option<String>)> = sqlx::query_as(
                     "UPDATE invitations SET opened_ts = COALESCE(opened_ts, $1) WHERE id = $2

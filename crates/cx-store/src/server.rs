@@ -394,7 +394,7 @@ macro_rules! impl_server_store {
                 let mut out: Vec<Option<Submitted>> = vec![None; batch.len()];
                 // (response id, index in batch) of new responses, for their answers.
                 let mut stored: Vec<(i64, usize)> = Vec::with_capacity(batch.len());
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 // Submissions that use an invitation, one at a time: the invitation
                 // is consumed in the same transaction as its response.
                 for (k, s) in batch.iter().enumerate().filter(|(_, s)| s.invitation.is_some()) {
@@ -624,7 +624,7 @@ macro_rules! impl_server_store {
                         d.slug
                     )));
                 }
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let Some(old): Option<String> = sqlx::query_scalar("SELECT definition FROM surveys WHERE id = $1")
                     .bind(id.0)
                     .fetch_optional(&mut *tx)
@@ -652,7 +652,7 @@ macro_rules! impl_server_store {
                 &self,
                 id: cx_core::model::SurveyId,
             ) -> Result<(), $crate::StoreError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let responses: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM responses WHERE survey_id = $1")
                         .bind(id.0)
@@ -751,7 +751,7 @@ macro_rules! impl_server_store {
                 use $crate::server::Invited;
                 let now = $crate::now_rfc3339();
                 let mut out = Vec::with_capacity(items.len());
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 for (contact, hash) in items {
                     if quiet_days > 0 {
                         let last: Option<i64> = sqlx::query_scalar(

@@ -65,6 +65,17 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// Begins a transaction that takes the write lock at once (`BEGIN
+    /// IMMEDIATE`). A deferred one that reads, then writes after another
+    /// connection committed fails with "database is locked" at once: its
+    /// snapshot is stale and the busy timeout cannot help. Taken up front, the
+    /// lock is waited for (busy timeout) like any other.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Multi-row inserts of up to 256 rows with anonymous `?` parameters, all in
     /// one transaction; account ids looked up once per batch.
     async fn bulk_insert_transactions(
@@ -79,7 +90,7 @@ impl SqliteStore {
         customers.dedup();
         let accounts = self.account_ids(&customers).await?;
         let mut counts = InsertCounts::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in batch.chunks(256) {
             let mut sql = String::from(
                 "INSERT INTO transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line) VALUES ",
