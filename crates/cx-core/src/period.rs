@@ -37,6 +37,33 @@ impl Date {
         civil_from_days(self.0)
     }
 
+    /// Appends `YYYY-MM-DD` (the text of `Display`) to `out` without the
+    /// formatting machinery: imports write one per row.
+    pub fn push_iso(self, out: &mut String) {
+        let (y, m, d) = self.ymd();
+        if !(0..=9999).contains(&y) {
+            use std::fmt::Write;
+            let _ = write!(out, "{self}");
+            return;
+        }
+        let digit = |v: u32| char::from(b'0' + (v % 10) as u8);
+        let y = y as u32;
+        for c in [
+            digit(y / 1000),
+            digit(y / 100),
+            digit(y / 10),
+            digit(y),
+            '-',
+            digit(m / 10),
+            digit(m),
+            '-',
+            digit(d / 10),
+            digit(d),
+        ] {
+            out.push(c);
+        }
+    }
+
     /// The date `n` days later (earlier when negative).
     pub fn add_days(self, n: i32) -> Date {
         Date(self.0 + n)

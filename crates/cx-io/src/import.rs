@@ -709,15 +709,18 @@ pub enum Record {
 /// Reads records from rows of one file: holds the mapping and what it must
 /// remember across rows (occurrences of identical transactions).
 #[derive(Debug)]
-pub struct RowReader<'a> {
+pub struct RowReader {
     kind: ImportKind,
     mapping: Mapping,
     header: Vec<String>,
-    survey: Option<&'a SurveyDefinition>,
+    survey: Option<std::sync::Arc<SurveyDefinition>>,
     /// `1-5`: assessment ratings given on 1–5 are shifted to −2…+2.
     pub assessment_one_to_five: bool,
-    /// Occurrences of each row fingerprint so far in this file.
-    seen: HashMap<u128, u32, foldhash::fast::FixedState>,
+    /// Occurrences of each row fingerprint so far in this file, by 64 bits of
+    /// it (two rows sharing them only share a count: their keys still differ).
+    seen: HashMap<u64, u32, foldhash::fast::FixedState>,
+    /// Reused text of a row's day and amount.
+    scratch: String,
 }
 
 const CHANNELS: [&str; 8] = [
@@ -824,6 +827,18 @@ pub fn parse_import_timestamp(text: &str) -> Option<(Date, String)> {
     ))
 }
 
+/// The date of a date or date-time cell, as [`parse_import_timestamp`] reads
+/// it, without writing out the time for a plain date.
+fn parse_import_date(text: &str) -> Option<Date> {
+    let t = text.trim();
+    if !t.contains(['T', 't', ' '])
+        && let Some(date) = Date::parse(t)
+    {
+        return Some(date);
+    }
+    parse_import_timestamp(t).map(|(d, _)| d)
+}
+
 /// A stable 128-bit FNV-1a fingerprint of `parts`, as hex.
 pub fn fingerprint(parts: &[&str]) -> String {
     format!("{:032x}", fingerprint128(parts))
@@ -831,50 +846,107 @@ pub fn fingerprint(parts: &[&str]) -> String {
 
 /// The 128-bit FNV-1a fingerprint of `parts` (trimmed, separated by 0x1F).
 fn fingerprint128(parts: &[&str]) -> u128 {
-    const OFFSET: u128 = 0x6c62272e07bb014262b821756295c58d;
-    const PRIME: u128 = 0x0000000001000000000000000000013B;
-    let mut h = OFFSET;
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            h ^= 0x1F;
-            h = h.wrapping_mul(PRIME);
-        }
-        for b in p.trim().bytes() {
-            h ^= u128::from(b);
-            h = h.wrapping_mul(PRIME);
-        }
+    let mut f = Fingerprint::default();
+    for p in parts {
+        f.part(p);
     }
-    h
+    f.0
 }
 
-impl<'a> RowReader<'a> {
+/// [`fingerprint128`] fed part by part.
+#[derive(Debug, Clone, Copy)]
+struct Fingerprint(u128, bool);
+
+impl Default for Fingerprint {
+    fn default() -> Self {
+        Fingerprint(0x6c62272e07bb014262b821756295c58d, false)
+    }
+}
+
+impl Fingerprint {
+    const PRIME: u128 = 0x0000000001000000000000000000013B;
+
+    fn part(&mut self, text: &str) {
+        if self.1 {
+            self.0 ^= 0x1F;
+            self.0 = self.0.wrapping_mul(Self::PRIME);
+        }
+        self.1 = true;
+        for b in text.trim().bytes() {
+            self.0 ^= u128::from(b);
+            self.0 = self.0.wrapping_mul(Self::PRIME);
+        }
+    }
+}
+
+/// Appends `v` in decimal.
+fn push_decimal(out: &mut String, v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // ASCII digits: always UTF-8.
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+}
+
+/// Appends the `width` low nibbles of `v` in lower-case hex.
+fn push_hex(out: &mut String, v: u64, width: u32) {
+    for i in (0..width).rev() {
+        let nibble = ((v >> (4 * i)) & 0xF) as u8;
+        out.push(char::from(if nibble < 10 {
+            b'0' + nibble
+        } else {
+            b'a' + nibble - 10
+        }));
+    }
+}
+
+impl RowReader {
     /// A reader for `kind` rows with `mapping`.
     pub fn new(
         kind: ImportKind,
         mapping: Mapping,
         header: Vec<String>,
-        survey: Option<&'a SurveyDefinition>,
+        survey: Option<&SurveyDefinition>,
     ) -> Self {
         RowReader {
             kind,
             mapping,
             header,
-            survey,
+            survey: survey.cloned().map(std::sync::Arc::new),
             assessment_one_to_five: false,
             seen: HashMap::default(),
+            scratch: String::new(),
         }
     }
 
-    /// `prefix:fingerprint:n`, n counting identical rows of this file so far;
-    /// `short` keeps 64 bits of the fingerprint (enough after an order number).
-    fn occurrence(&mut self, prefix: &str, fingerprint: u128, short: bool) -> String {
-        let n = self.seen.entry(fingerprint).or_insert(0);
+    /// Makes room for about `rows` rows' occurrence counts at once (an
+    /// estimate from the file's size spares rehashing a big table as it grows).
+    pub fn expect_rows(&mut self, rows: usize) {
+        self.seen.reserve(rows);
+    }
+
+    /// How many times `fingerprint` has been seen in this file, this row included.
+    fn count(&mut self, fingerprint: u128) -> u32 {
+        let n = self
+            .seen
+            .entry(fingerprint as u64 ^ (fingerprint >> 64) as u64)
+            .or_insert(0);
         *n += 1;
-        if short {
-            format!("{prefix}:{:016x}:{n}", (fingerprint >> 64) as u64)
-        } else {
-            format!("{prefix}:{fingerprint:032x}:{n}")
-        }
+        *n
+    }
+
+    /// `prefix:fingerprint:n`, n counting identical rows of this file so far.
+    fn occurrence(&mut self, prefix: &str, fingerprint: u128) -> String {
+        let n = self.count(fingerprint);
+        format!("{prefix}:{fingerprint:032x}:{n}")
     }
 
     fn cell<'r>(&self, row: &'r [String], field: &str) -> Option<&'r str> {
@@ -918,16 +990,14 @@ impl<'a> RowReader<'a> {
     fn date(&self, line: u64, row: &[String], field: &str) -> Result<Option<Date>, Rejection> {
         match self.cell(row, field) {
             None => Ok(None),
-            Some(t) => parse_import_timestamp(t)
-                .map(|(d, _)| Some(d))
-                .ok_or_else(|| {
-                    self.reject(
-                        line,
-                        row,
-                        field,
-                        "not a date (2026-03-01, 2026/3/1, 2026年3月1日 or an Excel serial)",
-                    )
-                }),
+            Some(t) => parse_import_date(t).map(Some).ok_or_else(|| {
+                self.reject(
+                    line,
+                    row,
+                    field,
+                    "not a date (2026-03-01, 2026/3/1, 2026年3月1日 or an Excel serial)",
+                )
+            }),
         }
     }
 
@@ -946,7 +1016,7 @@ impl<'a> RowReader<'a> {
     }
 
     fn response(&mut self, line: u64, row: &[String]) -> Result<ResponseRow, Rejection> {
-        let Some(survey) = self.survey else {
+        let Some(survey) = self.survey.clone() else {
             return Err(self.reject(line, row, "survey", "responses need --survey"));
         };
         let when = self.required(line, row, "submitted_at")?;
@@ -1023,7 +1093,7 @@ impl<'a> RowReader<'a> {
                 // Two respondents may give identical answers: count identical
                 // rows within the file, so only a second import is a duplicate.
                 let parts: Vec<&str> = row.iter().map(String::as_str).collect();
-                self.occurrence("row", fingerprint128(&parts), false)
+                self.occurrence("row", fingerprint128(&parts))
             }
         };
         Ok(ResponseRow {
@@ -1119,6 +1189,10 @@ impl<'a> RowReader<'a> {
             )
         })?;
         let currency = match self.cell(row, "currency") {
+            // Already a code (CNY, USD): as it is.
+            Some(c) if c.len() == 3 && c != "RMB" && c.bytes().all(|b| b.is_ascii_uppercase()) => {
+                c.to_string()
+            }
             Some(c) => c
                 .to_ascii_uppercase()
                 .replace("RMB", "CNY")
@@ -1132,23 +1206,43 @@ impl<'a> RowReader<'a> {
         // An order number identifies an order, not a line: several lines of one
         // order (or one number reused by another customer) are told apart by
         // their content, and identical rows within the file by their count.
-        let amount = amount_minor.to_string();
-        let day = date.to_string();
-        let content = fingerprint128(&[
-            external_id.as_deref().unwrap_or(""),
-            &customer,
-            &day,
-            &amount,
-            &currency,
-            product_line.as_deref().unwrap_or(""),
-        ]);
+        let mut f = Fingerprint::default();
+        f.part(external_id.as_deref().unwrap_or(""));
+        f.part(&customer);
+        self.scratch.clear();
+        date.push_iso(&mut self.scratch);
+        f.part(&self.scratch);
+        self.scratch.clear();
+        if amount_minor < 0 {
+            self.scratch.push('-');
+        }
+        push_decimal(&mut self.scratch, amount_minor.unsigned_abs());
+        f.part(&self.scratch);
+        f.part(&currency);
+        f.part(product_line.as_deref().unwrap_or(""));
+        let content = f.0;
         // Keys start with the order number when there is one: they then arrive
         // in order and the unique index grows at its end instead of at random
-        // places (a random key made a 1M-row import 3× slower).
-        let key = match &external_id {
-            Some(id) => self.occurrence(&format!("id:{id}"), content, true),
-            None => self.occurrence("row", content, false),
-        };
+        // places (a random key made a 1M-row import 3× slower). Written by hand:
+        // `id:ORDER:64 bits of the fingerprint in hex:n` or
+        // `row:128 bits in hex:n`, n counting identical rows of this file.
+        let n = self.count(content);
+        let mut key = String::with_capacity(56);
+        match &external_id {
+            Some(id) => {
+                key.push_str("id:");
+                key.push_str(id);
+                key.push(':');
+                push_hex(&mut key, (content >> 64) as u64, 16);
+            }
+            None => {
+                key.push_str("row:");
+                push_hex(&mut key, (content >> 64) as u64, 16);
+                push_hex(&mut key, content as u64, 16);
+            }
+        }
+        key.push(':');
+        push_decimal(&mut key, u64::from(n));
         Ok(Record::Transaction(
             key,
             Transaction {
@@ -1183,7 +1277,6 @@ impl<'a> RowReader<'a> {
                 &day,
                 &text,
             ]),
-            false,
         );
         Ok(Record::Feedback(
             key,
@@ -1335,6 +1428,38 @@ mod tests {
             .expect_err("bad amount");
         assert_eq!(bad.column, "金额");
         assert!(r.read(6, &row("", "2026-03-01", "1")).is_err());
+    }
+
+    /// Stored keys must not change from one version to the next, or a second
+    /// import of the same file would double it. Expected keys computed apart
+    /// (FNV-1a 128 over the trimmed parts joined by 0x1F, in Python).
+    #[test]
+    fn transaction_keys_are_stable() {
+        let h = header(&[
+            "order_id",
+            "customer_id",
+            "order_date",
+            "amount",
+            "currency",
+            "product_line",
+        ]);
+        let m = map_columns(ImportKind::Transactions, &h, &[], None).expect("maps");
+        let mut r = RowReader::new(ImportKind::Transactions, m, h, None);
+        let row = |cells: [&str; 6]| cells.map(String::from).to_vec();
+        let mut key = |line, cells| match r.read(line, &row(cells)) {
+            Ok(Record::Transaction(k, _)) => k,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            key(
+                2,
+                ["SO-7", " C001", "2026-03-01", "¥12,800.00", "CNY", "云服务"]
+            ),
+            "id:SO-7:ee4f55fce187371a:1"
+        );
+        let unnamed = ["", "C001", "2026/3/1", "-5", "USD", ""];
+        assert_eq!(key(3, unnamed), "row:2304772f3f0c796ebe00a80d6062d462:1");
+        assert_eq!(key(4, unnamed), "row:2304772f3f0c796ebe00a80d6062d462:2");
     }
 
     #[test]

@@ -68,13 +68,14 @@ impl TableSource {
     }
 
     /// Calls `each` with every data row, in file order: the row's line (header =
-    /// line 1; Parquet: row number) and one text cell per header column.
+    /// line 1; Parquet: row number) and one text cell per header column (the
+    /// cells are reused from row to row: copy what must outlive the call).
     /// `each` returning `false` stops early.
     pub fn for_each_row(
         &self,
         options: &ScanOptions,
         progress: &(dyn Fn(u64) + Sync),
-        each: &mut (dyn FnMut(u64, Vec<String>) -> bool + Send),
+        each: &mut (dyn FnMut(u64, &[String]) -> bool + Send),
     ) -> Result<(), IoError> {
         match self.kind {
             SourceKind::Spreadsheet => {
@@ -86,32 +87,42 @@ impl TableSource {
                     if row.iter().all(|c| c.trim().is_empty()) {
                         continue;
                     }
-                    if !each(i as u64 + 1, row) {
+                    if !each(i as u64 + 1, &row) {
                         break;
                     }
                 }
                 Ok(())
             }
             SourceKind::Scan => {
-                // One worker keeps the rows in file order.
+                // One worker keeps the rows in file order; its cells are
+                // filled in place, so a row costs no allocation once the
+                // buffers have grown to the widest values.
                 struct Forward<'a> {
-                    each: &'a mut (dyn FnMut(u64, Vec<String>) -> bool + Send),
+                    each: &'a mut (dyn FnMut(u64, &[String]) -> bool + Send),
                     stopped: bool,
+                    bytes: Vec<u8>,
+                    row: Vec<String>,
                 }
                 impl RowSink for Forward<'_> {
                     fn row(&mut self, cells: &[Cell<'_>], at: RowLoc) {
                         if self.stopped {
                             return;
                         }
-                        let row = cells
-                            .iter()
-                            .map(|c| {
-                                let mut v = Vec::new();
-                                c.write_text(&mut v);
-                                String::from_utf8_lossy(&v).replace('\0', "")
-                            })
-                            .collect();
-                        self.stopped = !(self.each)(at.line, row);
+                        self.row.resize_with(cells.len(), String::new);
+                        for (c, out) in cells.iter().zip(&mut self.row) {
+                            self.bytes.clear();
+                            c.write_text(&mut self.bytes);
+                            out.clear();
+                            match std::str::from_utf8(&self.bytes) {
+                                Ok(t) => out.push_str(t),
+                                Err(_) => out.push_str(&String::from_utf8_lossy(&self.bytes)),
+                            }
+                            // NUL never belongs in text (and PostgreSQL refuses it).
+                            if out.contains('\0') {
+                                out.retain(|ch| ch != '\0');
+                            }
+                        }
+                        self.stopped = !(self.each)(at.line, &self.row);
                     }
                 }
                 let single = ScanOptions {
@@ -121,6 +132,8 @@ impl TableSource {
                 let sink = std::sync::Mutex::new(Some(Forward {
                     each,
                     stopped: false,
+                    bytes: Vec::new(),
+                    row: Vec::new(),
                 }));
                 crate::scan_with_progress(
                     std::slice::from_ref(&self.path),

@@ -229,7 +229,23 @@ macro_rules! impl_store {
                 if batch.is_empty() {
                     return Ok($crate::InsertCounts::default());
                 }
-                self.bulk_insert_transactions(batch).await
+                let mut customers: Vec<String> =
+                    batch.iter().map(|k| k.transaction.customer.clone()).collect();
+                customers.sort_unstable();
+                customers.dedup();
+                let accounts = self.account_ids(&customers).await?;
+                self.bulk_insert_transactions(batch, &accounts).await
+            }
+
+            async fn insert_linked_transactions(
+                &self,
+                batch: &[$crate::KeyedTransaction],
+                accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
+            ) -> Result<$crate::InsertCounts, $crate::StoreError> {
+                if batch.is_empty() {
+                    return Ok($crate::InsertCounts::default());
+                }
+                self.bulk_insert_transactions(batch, accounts).await
             }
 
             async fn insert_feedback(

@@ -4,6 +4,7 @@
 //! read, imported, duplicate, updated and rejected. `cxscore import` and
 //! `POST /api/v1/imports/{kind}` both run [`import_file`].
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use cx_core::model::{AccountId, ContactId, SurveyId};
@@ -132,25 +133,43 @@ pub async fn import_file(
         .map_err(|e| ImportError::BadInput(format!("{}: {e}", path.display())))?;
     let mut reader = RowReader::new(kind, mapping, source.header.clone(), definition);
     reader.assessment_one_to_five = options.assessment_one_to_five;
+    // Rows of a CSV export run 40 bytes and more: room for the occurrence
+    // counts of that many rows at once (bounded for a huge file).
+    if let Ok(meta) = std::fs::metadata(path) {
+        reader.expect_rows((meta.len() / 40).min(1 << 24) as usize);
+    }
     let mut job = Job {
         store,
         survey: survey.as_ref().map(|s| s.id),
         report: ImportReport::default(),
+        looked_up: HashSet::new(),
+        accounts: HashMap::new(),
+        transactions: Vec::new(),
     };
 
-    // The file is read on its own thread; rows come over a bounded channel.
-    // Rows travel in chunks: one message per row would cost a context switch each.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<(u64, Vec<String>)>>(8);
+    // The file is read and every row validated on its own thread; records
+    // come over a bounded channel in chunks (one message per row would cost a
+    // context switch each), and this task writes them batch by batch.
+    // The channel holds a whole batch, so the next batch is read while this
+    // one is written.
+    type Chunk = Vec<(u64, Result<Record, Rejection>)>;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(BATCH / 1024 + 2);
+    // Emptied chunks go back to the reader to be filled again: fresh memory
+    // costs the kernel a page fault and a zeroed page per 4 KiB.
+    let (recycle, mut recycled) = tokio::sync::mpsc::unbounded_channel::<Chunk>();
     let reading = {
         let (source, scan) = (source.clone(), options.scan.clone());
         std::thread::spawn(move || {
             let mut chunk = Vec::with_capacity(1024);
             let result = source.for_each_row(&scan, &|b| progress(b), &mut |line, row| {
-                chunk.push((line, row));
-                chunk.len() < 1024
-                    || tx
-                        .blocking_send(std::mem::replace(&mut chunk, Vec::with_capacity(1024)))
+                chunk.push((line, reader.read(line, row)));
+                chunk.len() < 1024 || {
+                    let next = recycled
+                        .try_recv()
+                        .unwrap_or_else(|_| Vec::with_capacity(1024));
+                    tx.blocking_send(std::mem::replace(&mut chunk, next))
                         .is_ok()
+                }
             });
             if !chunk.is_empty() {
                 let _ = tx.blocking_send(chunk);
@@ -158,18 +177,19 @@ pub async fn import_file(
             result
         })
     };
-    let mut pending = Vec::new();
-    while let Some(rows) = rx.recv().await {
-        for (line, row) in rows {
+    let mut pending = Vec::with_capacity(BATCH);
+    while let Some(mut rows) = rx.recv().await {
+        for (line, read) in rows.drain(..) {
             job.report.read += 1;
-            match reader.read(line, &row) {
+            match read {
                 Ok(record) => pending.push((line, record)),
                 Err(rejection) => job.reject(rejection),
             }
             if !options.strict && pending.len() >= BATCH {
-                job.store_batch(std::mem::take(&mut pending), false).await?;
+                job.store_batch(&mut pending, false).await?;
             }
         }
+        let _ = recycle.send(rows);
     }
     reading
         .join()
@@ -178,7 +198,7 @@ pub async fn import_file(
         return Ok(job.report);
     }
     // Strict imports write everything in one transaction: all or nothing.
-    job.store_batch(pending, options.strict).await?;
+    job.store_batch(&mut pending, options.strict).await?;
     // With strict, an unknown account or contact code found only now still writes nothing.
     job.report.written = !(options.strict && job.report.rejected > 0);
     Ok(job.report)
@@ -188,6 +208,12 @@ pub(crate) struct Job<'a> {
     store: &'a AnyStore,
     survey: Option<SurveyId>,
     report: ImportReport,
+    /// Transactions' customers looked up so far, and the accounts found: each
+    /// customer is looked up once per import, not once per batch.
+    looked_up: HashSet<String>,
+    accounts: HashMap<String, AccountId>,
+    /// The transactions of a batch (kept to be filled again).
+    transactions: Vec<KeyedTransaction>,
 }
 
 impl Job<'_> {
@@ -204,9 +230,10 @@ impl Job<'_> {
 
     /// Resolves codes to ids (rejecting rows whose account or contact is unknown) and stores.
     /// With `strict`, a batch in which any code is unknown writes nothing.
+    /// Empties `batch` (its memory is kept for the next one).
     async fn store_batch(
         &mut self,
-        batch: Vec<(u64, Record)>,
+        batch: &mut Vec<(u64, Record)>,
         strict: bool,
     ) -> Result<(), ImportError> {
         if batch.is_empty() {
@@ -214,12 +241,12 @@ impl Job<'_> {
         }
         let store = self.store;
         let mut accounts = Vec::new();
-        let mut transactions = Vec::new();
+        let mut transactions = std::mem::take(&mut self.transactions);
         let mut feedback = Vec::new();
         let mut responses = Vec::new();
         let mut contacts = Vec::new();
         let mut assessments = Vec::new();
-        for (line, record) in batch {
+        for (line, record) in batch.drain(..) {
             match record {
                 Record::Account(a) => accounts.push(a),
                 Record::Transaction(key, transaction) => {
@@ -237,12 +264,26 @@ impl Job<'_> {
             self.add(c);
         }
         if !transactions.is_empty() {
+            let mut new: Vec<String> = transactions
+                .iter()
+                .filter(|k| !self.looked_up.contains(&k.transaction.customer))
+                .map(|k| k.transaction.customer.clone())
+                .collect();
+            new.sort_unstable();
+            new.dedup();
+            if !new.is_empty() {
+                self.accounts
+                    .extend(store.account_ids(&new).await.map_err(fail)?);
+                self.looked_up.extend(new);
+            }
             let c = store
-                .insert_transactions(&transactions)
+                .insert_linked_transactions(&transactions, &self.accounts)
                 .await
                 .map_err(fail)?;
             self.add(c);
+            transactions.clear();
         }
+        self.transactions = transactions;
         if !feedback.is_empty() {
             let c = store.insert_feedback(&feedback).await.map_err(fail)?;
             self.add(c);

@@ -299,6 +299,15 @@ pub trait Store {
         &self,
         batch: &[KeyedTransaction],
     ) -> Result<InsertCounts, StoreError>;
+    /// Stores transactions whose customers' accounts the caller has looked up
+    /// (`accounts`: customer code → account; a code not in it is stored
+    /// unlinked); known keys are skipped. An import looks each customer up
+    /// once instead of once per batch.
+    async fn insert_linked_transactions(
+        &self,
+        batch: &[KeyedTransaction],
+        accounts: &HashMap<String, AccountId>,
+    ) -> Result<InsertCounts, StoreError>;
     /// Stores interactions; known keys are skipped.
     async fn insert_interactions(
         &self,
@@ -470,6 +479,13 @@ impl Store for AnyStore {
         b: &[KeyedTransaction],
     ) -> Result<InsertCounts, StoreError> {
         delegate!(self, s => s.insert_transactions(b).await)
+    }
+    async fn insert_linked_transactions(
+        &self,
+        b: &[KeyedTransaction],
+        accounts: &HashMap<String, AccountId>,
+    ) -> Result<InsertCounts, StoreError> {
+        delegate!(self, s => s.insert_linked_transactions(b, accounts).await)
     }
     async fn insert_feedback(&self, b: &[KeyedFeedback]) -> Result<InsertCounts, StoreError> {
         delegate!(self, s => s.insert_feedback(b).await)

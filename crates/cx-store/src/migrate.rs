@@ -24,6 +24,10 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     (7, include_str!("../migrations/sqlite/0007_actions.sql")),
     (8, include_str!("../migrations/sqlite/0008_programmes.sql")),
     (9, include_str!("../migrations/sqlite/0009_day_counts.sql")),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_linked_transactions_index.sql"),
+    ),
 ];
 
 /// `(version, sql)` for PostgreSQL.
@@ -54,6 +58,10 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     (
         9,
         include_str!("../migrations/postgres/0009_day_counts.sql"),
+    ),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_linked_transactions_index.sql"),
     ),
 ];
 

@@ -51,44 +51,90 @@ impl PgStore {
         self.pool.begin().await
     }
 
-    /// COPY into a per-connection staging table, then one INSERT … SELECT that
-    /// skips known keys and links accounts by a join: PostgreSQL's fastest path.
+    /// Keys already stored are looked up first (one index probe per row), and
+    /// the new rows are copied straight into the table: PostgreSQL's fastest
+    /// path. Should another writer store one of the same keys between the look-up
+    /// and the copy, the copy fails on the unique index and the batch is written
+    /// again the careful way (a staging table, then `ON CONFLICT DO NOTHING`).
     async fn bulk_insert_transactions(
         &self,
         batch: &[KeyedTransaction],
+        accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
+    ) -> Result<InsertCounts, StoreError> {
+        match self.copy_new_transactions(batch, accounts).await {
+            Err(StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                self.merge_transactions(batch, accounts).await
+            }
+            done => done,
+        }
+    }
+
+    /// The rows of `batch` whose keys are not stored (nor repeated earlier in
+    /// the batch), as COPY CSV.
+    async fn copy_new_transactions(
+        &self,
+        batch: &[KeyedTransaction],
+        accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
+    ) -> Result<InsertCounts, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let keys: Vec<&str> = batch.iter().map(|k| k.key.as_str()).collect();
+        let known: Vec<String> =
+            sqlx::query_scalar("SELECT dedupe_key FROM transactions WHERE dedupe_key = ANY($1)")
+                .bind(&keys)
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut skip: std::collections::HashSet<&str> = known.iter().map(String::as_str).collect();
+        let mut data = Vec::with_capacity(batch.len() * 96);
+        let mut inserted = 0u64;
+        for k in batch {
+            // insert() is false for a key stored or already in this batch.
+            if !skip.insert(k.key.as_str()) {
+                continue;
+            }
+            inserted += 1;
+            transaction_csv(&mut data, k, accounts);
+        }
+        if inserted > 0 {
+            let mut copy = tx
+                .copy_in_raw(
+                    "COPY transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line)
+                     FROM STDIN (FORMAT csv)",
+                )
+                .await?;
+            copy.send(data).await?;
+            copy.finish().await?;
+        }
+        tx.commit().await?;
+        Ok(crate::common::counted(inserted, batch.len() as u64))
+    }
+
+    /// COPY into a per-connection staging table, then one INSERT … SELECT that
+    /// skips known keys.
+    async fn merge_transactions(
+        &self,
+        batch: &[KeyedTransaction],
+        accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
     ) -> Result<InsertCounts, StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS staging_transactions (dedupe_key TEXT, external_id TEXT, customer TEXT,
-               date TEXT, day BIGINT, amount_minor BIGINT, currency TEXT, product_line TEXT) ON COMMIT DELETE ROWS",
+            "CREATE TEMP TABLE IF NOT EXISTS staging_transactions_linked (dedupe_key TEXT, external_id TEXT, customer TEXT,
+               account_id BIGINT, date TEXT, day BIGINT, amount_minor BIGINT, currency TEXT, product_line TEXT) ON COMMIT DELETE ROWS",
         )
         .execute(&mut *tx)
         .await?;
         let mut data = Vec::with_capacity(batch.len() * 96);
         for k in batch {
-            let t = &k.transaction;
-            csv_text(&mut data, Some(&k.key));
-            data.push(b',');
-            csv_text(&mut data, t.external_id.as_deref());
-            data.push(b',');
-            csv_text(&mut data, Some(&t.customer));
-            data.extend_from_slice(
-                format!(",{},{},{},", t.date, t.date.days(), t.amount_minor).as_bytes(),
-            );
-            csv_text(&mut data, Some(&t.currency));
-            data.push(b',');
-            csv_text(&mut data, t.product_line.as_deref());
-            data.push(b'\n');
+            transaction_csv(&mut data, k, accounts);
         }
         let mut copy = tx
-            .copy_in_raw("COPY staging_transactions FROM STDIN (FORMAT csv)")
+            .copy_in_raw("COPY staging_transactions_linked FROM STDIN (FORMAT csv)")
             .await?;
         copy.send(data).await?;
         copy.finish().await?;
         let done = sqlx::query(
             "INSERT INTO transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line)
-             SELECT s.dedupe_key, s.external_id, s.customer, a.id, s.date, s.day, s.amount_minor, s.currency, s.product_line
-             FROM staging_transactions s LEFT JOIN accounts a ON a.external_id = s.customer
+             SELECT dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line
+             FROM staging_transactions_linked
              ON CONFLICT (dedupe_key) DO NOTHING",
         )
         .execute(&mut *tx)
@@ -99,6 +145,30 @@ impl PgStore {
             batch.len() as u64,
         ))
     }
+}
+
+/// One transaction as a COPY CSV line, its account looked up in `accounts`.
+fn transaction_csv(
+    out: &mut Vec<u8>,
+    k: &KeyedTransaction,
+    accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
+) {
+    use std::io::Write;
+    let t = &k.transaction;
+    csv_text(out, Some(&k.key));
+    out.push(b',');
+    csv_text(out, t.external_id.as_deref());
+    out.push(b',');
+    csv_text(out, Some(&t.customer));
+    out.push(b',');
+    if let Some(a) = accounts.get(&t.customer) {
+        let _ = write!(out, "{}", a.0);
+    }
+    let _ = write!(out, ",{},{},{},", t.date, t.date.days(), t.amount_minor);
+    csv_text(out, Some(&t.currency));
+    out.push(b',');
+    csv_text(out, t.product_line.as_deref());
+    out.push(b'\n');
 }
 
 /// A CSV field for COPY: quoted text, or nothing for NULL.

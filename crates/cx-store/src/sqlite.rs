@@ -9,7 +9,7 @@ use sqlx::sqlite::{
 use crate::common::impl_store;
 use crate::migrate::{SQLITE, run_migrations};
 use crate::server::impl_server_store;
-use crate::{Backend, Dialect, InsertCounts, KeyedTransaction, Store, StoreError, redact};
+use crate::{Backend, Dialect, InsertCounts, KeyedTransaction, StoreError, redact};
 
 /// A store in a SQLite file.
 #[derive(Debug, Clone)]
@@ -77,18 +77,12 @@ impl SqliteStore {
     }
 
     /// Multi-row inserts of up to 256 rows with anonymous `?` parameters, all in
-    /// one transaction; account ids looked up once per batch.
+    /// one transaction.
     async fn bulk_insert_transactions(
         &self,
         batch: &[KeyedTransaction],
+        accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
     ) -> Result<InsertCounts, StoreError> {
-        let mut customers: Vec<String> = batch
-            .iter()
-            .map(|k| k.transaction.customer.clone())
-            .collect();
-        customers.sort_unstable();
-        customers.dedup();
-        let accounts = self.account_ids(&customers).await?;
         let mut counts = InsertCounts::default();
         let mut tx = self.begin_write().await?;
         for chunk in batch.chunks(256) {
@@ -111,7 +105,11 @@ impl SqliteStore {
                     .bind(&t.external_id)
                     .bind(&t.customer)
                     .bind(accounts.get(&t.customer).map(|a| a.0))
-                    .bind(t.date.to_string())
+                    .bind({
+                        let mut day = String::with_capacity(10);
+                        t.date.push_iso(&mut day);
+                        day
+                    })
                     .bind(i64::from(t.date.days()))
                     .bind(t.amount_minor)
                     .bind(&t.currency)

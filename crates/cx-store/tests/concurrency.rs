@@ -2,11 +2,11 @@
 //! write through the same pool at once. A transaction that reads and then
 //! writes must wait for the others, never fail with "database is locked".
 
-use cx_core::model::customer::{Account, Contact};
+use cx_core::model::customer::{Account, Contact, Transaction};
 use cx_core::model::survey::SurveyDefinition;
 use cx_core::period::Date;
 use cx_store::server::{Invited, ServerStore};
-use cx_store::{AnyStore, Store, StoreError};
+use cx_store::{AnyStore, InsertCounts, KeyedTransaction, Store, StoreError};
 mod common;
 
 const WRITERS: usize = 48;
@@ -77,6 +77,47 @@ async fn writers_side_by_side(store: &AnyStore) -> Result<(), StoreError> {
         assert!(matches!(made[..], [Invited::Created(_)]), "{made:?}");
     }
     assert_eq!(store.invitation_counts(survey).await?, (WRITERS as u64, 0));
+
+    // The same rows from several importers at once (on PostgreSQL the copy of
+    // one of them may meet keys another stored after its look-up, and redo its
+    // batch): each row stored once, every other copy counted a duplicate.
+    let rows: Vec<KeyedTransaction> = (0..2_000)
+        .map(|i| KeyedTransaction {
+            key: format!("id:SO{i:05}:0:1"),
+            transaction: Transaction {
+                external_id: Some(format!("SO{i:05}")),
+                customer: "C000".into(),
+                date: Date::from_days(20_000 + i % 365),
+                amount_minor: 100 * i64::from(i),
+                currency: "CNY".into(),
+                product_line: None,
+            },
+        })
+        .collect();
+    let rows = std::sync::Arc::new(rows);
+    let tasks: Vec<_> = (0..6)
+        .map(|w| {
+            let (store, rows) = (store.clone(), rows.clone());
+            tokio::spawn(async move {
+                let mut total = InsertCounts::default();
+                // Each importer goes through the rows in its own order of chunks.
+                for c in 0..4 {
+                    let chunk = &rows[((c + w) % 4) * 500..][..500];
+                    total += store.insert_transactions(chunk).await?;
+                }
+                Ok::<_, StoreError>(total)
+            })
+        })
+        .collect();
+    let (mut inserted, mut duplicate) = (0, 0);
+    for task in tasks {
+        let c = task.await.expect("task")?;
+        inserted += c.inserted;
+        duplicate += c.duplicate;
+    }
+    assert_eq!((inserted, duplicate), (2_000, 5 * 2_000));
+    let counts = store.table_counts().await?.0;
+    assert!(counts.contains(&("transactions", 2_000)), "{counts:?}");
     Ok(())
 }
 

@@ -231,6 +231,32 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
     assert_eq!((c.inserted, c.duplicate), (1234, 0));
     let c = store.insert_transactions(&transactions[..600]).await?;
     assert_eq!((c.inserted, c.duplicate), (0, 600));
+    // Stored rows, a new one and the new one again in one batch: stored once.
+    let mut mixed = transactions[1200..].to_vec();
+    let mut fresh = transactions[0].clone();
+    fresh.key = "T-new".into();
+    mixed.push(fresh.clone());
+    mixed.push(fresh);
+    let c = store.insert_transactions(&mixed).await?;
+    assert_eq!((c.inserted, c.duplicate), (1, 35));
+    // Accounts looked up by the caller (as an import does, once per customer):
+    // a customer in the map is linked, one not in it is not.
+    let linked: Vec<KeyedTransaction> = ["C000", "C001"]
+        .iter()
+        .enumerate()
+        .map(|(i, customer)| {
+            let mut t = transactions[i].clone();
+            t.key = format!("L{i}");
+            t.transaction.customer = (*customer).into();
+            t
+        })
+        .collect();
+    let known = HashMap::from([("C000".to_string(), ids["C000"])]);
+    let before = store.account_detail("C000", 0).await?.expect("C000");
+    let c = store.insert_linked_transactions(&linked, &known).await?;
+    assert_eq!(c.inserted, 2);
+    let after = store.account_detail("C000", 0).await?.expect("C000");
+    assert_eq!(after.transaction_totals.0, before.transaction_totals.0 + 1);
     let feedback = KeyedFeedback {
         key: "F1".into(),
         item: FeedbackItem {
@@ -288,7 +314,8 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
 
     let counts: HashMap<&str, u64> = store.table_counts().await?.0.into_iter().collect();
     assert_eq!(counts["responses"], 240);
-    assert_eq!(counts["transactions"], 1234);
+    // 1,234 in chunks, one new in the mixed batch, two with their accounts looked up.
+    assert_eq!(counts["transactions"], 1237);
     assert_eq!(counts["accounts"], 4);
 
     // Push-down metrics equal the in-memory computation, by region and quarter.
@@ -775,4 +802,33 @@ async fn story_on_postgres() {
         Ok(())
     })
     .await;
+}
+
+/// The account page's query finds an account's transactions through the
+/// partial index that leaves unlinked transactions out.
+#[tokio::test]
+async fn account_transactions_use_the_linked_index_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("cx-store-plan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}", dir.join("plan.db").display());
+    cx_store::open(&url).await.expect("opens");
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("connects");
+    // EXPLAIN QUERY PLAN rows: (id, parent, notused, detail).
+    let plan: Vec<String> = sqlx::query(
+        "EXPLAIN QUERY PLAN SELECT date, external_id FROM transactions
+         WHERE account_id = 7 ORDER BY day DESC, id DESC LIMIT 20",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("plan")
+    .iter()
+    .map(|r| sqlx::Row::get::<String, _>(r, 3))
+    .collect();
+    pool.close().await;
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        plan.iter()
+            .any(|d| d.contains("INDEX transactions_account")),
+        "{plan:?}"
+    );
 }

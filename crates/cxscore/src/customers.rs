@@ -137,7 +137,7 @@ fn load_file(source: &TransactionSource, path: &std::path::Path) -> Result<Loade
     let mut currencies = std::collections::BTreeSet::new();
     table
         .for_each_row(&options, &|_| {}, &mut |line, row| {
-            match reader.read(line, &row) {
+            match reader.read(line, row) {
                 Ok(Record::Transaction(_, t)) => {
                     currencies.insert(t.currency.clone());
                     let slice = by_col

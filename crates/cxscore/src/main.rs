@@ -22,6 +22,12 @@ use std::process::ExitCode;
 
 use cli::{Cli, Command};
 
+/// mimalloc: allocations made on one thread and freed on another (the import
+/// hands rows to SQLite's worker thread) no longer contend for glibc's arena
+/// locks.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A failure with the exit code it deserves.
 #[derive(Debug)]
 pub struct Failure {

@@ -157,7 +157,7 @@ fn read_texts(args: &TextArgs) -> Result<Vec<String>, Failure> {
     let mut texts = Vec::new();
     source
         .for_each_row(&options, &|_| {}, &mut |_, row| {
-            texts.push(row.into_iter().nth(column).unwrap_or_default());
+            texts.push(row.get(column).cloned().unwrap_or_default());
             true
         })
         .map_err(Failure::bad_input)?;
