@@ -928,9 +928,15 @@ impl RowReader {
     }
 
     /// Makes room for about `rows` rows' occurrence counts at once (an
-    /// estimate from the file's size spares rehashing a big table as it grows).
+    /// estimate from the file's size spares rehashing a big table as it
+    /// grows); kinds whose keys need no count reserve nothing.
     pub fn expect_rows(&mut self, rows: usize) {
-        self.seen.reserve(rows);
+        if matches!(
+            self.kind,
+            ImportKind::Transactions | ImportKind::Responses | ImportKind::Feedback
+        ) {
+            self.seen.reserve(rows);
+        }
     }
 
     /// How many times `fingerprint` has been seen in this file, this row included.

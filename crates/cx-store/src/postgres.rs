@@ -69,8 +69,8 @@ impl PgStore {
         }
     }
 
-    /// The rows of `batch` whose keys are not stored (nor repeated earlier in
-    /// the batch), as COPY CSV.
+    /// Looks up which keys of `batch` are stored, and copies the other rows
+    /// (each key once) into the table.
     async fn copy_new_transactions(
         &self,
         batch: &[KeyedTransaction],
@@ -95,14 +95,13 @@ impl PgStore {
             transaction_csv(&mut data, k, accounts);
         }
         if inserted > 0 {
-            let mut copy = tx
-                .copy_in_raw(
-                    "COPY transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line)
-                     FROM STDIN (FORMAT csv)",
-                )
-                .await?;
-            copy.send(data).await?;
-            copy.finish().await?;
+            copy_csv(
+                &mut tx,
+                "COPY transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line)
+                 FROM STDIN (FORMAT csv)",
+                data,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(crate::common::counted(inserted, batch.len() as u64))
@@ -126,11 +125,12 @@ impl PgStore {
         for k in batch {
             transaction_csv(&mut data, k, accounts);
         }
-        let mut copy = tx
-            .copy_in_raw("COPY staging_transactions_linked FROM STDIN (FORMAT csv)")
-            .await?;
-        copy.send(data).await?;
-        copy.finish().await?;
+        copy_csv(
+            &mut tx,
+            "COPY staging_transactions_linked FROM STDIN (FORMAT csv)",
+            data,
+        )
+        .await?;
         let done = sqlx::query(
             "INSERT INTO transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line)
              SELECT dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line
@@ -145,6 +145,18 @@ impl PgStore {
             batch.len() as u64,
         ))
     }
+}
+
+/// Sends `data` (CSV) to a `COPY … FROM STDIN` statement.
+async fn copy_csv(
+    conn: &mut sqlx::PgConnection,
+    statement: &'static str,
+    data: Vec<u8>,
+) -> Result<(), sqlx::Error> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    copy.send(data).await?;
+    copy.finish().await?;
+    Ok(())
 }
 
 /// One transaction as a COPY CSV line, its account looked up in `accounts`.
@@ -197,3 +209,91 @@ crate::accounts::impl_account_store!(PgStore);
 crate::followup::impl_followup_store!(PgStore);
 crate::programmes::impl_programme_store!(PgStore);
 crate::cube::impl_cube!(PgStore, DIALECT);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cx_core::model::customer::Transaction;
+
+    fn row(i: i32, customer: &str) -> KeyedTransaction {
+        KeyedTransaction {
+            key: format!("id:SO{i}:0:1"),
+            transaction: Transaction {
+                external_id: Some(format!("SO{i}")),
+                customer: customer.into(),
+                date: cx_core::period::Date::from_days(20_000 + i),
+                amount_minor: 100,
+                currency: "CNY".into(),
+                product_line: None,
+            },
+        }
+    }
+
+    /// The careful path, taken only when another writer wins a race, gives the
+    /// same counts and links as the fast one (the race itself cannot be
+    /// staged, so it is called directly here).
+    #[tokio::test]
+    async fn merge_path_skips_stored_keys_and_links_accounts() {
+        let base = std::env::var("CXSCORE_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        if base == "skip" {
+            return;
+        }
+        let db = format!("cx_merge_{}", std::process::id());
+        let admin = PgStore::open(&base).await.expect("PostgreSQL reachable");
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {db}"),
+            format!("CREATE DATABASE {db}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(admin.pool())
+                .await
+                .expect("database");
+        }
+        let url = format!(
+            "{}/{db}",
+            &base[..base.rfind('/').expect("a database part")]
+        );
+        let store = PgStore::open(&url).await.expect("opens");
+        let account: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (external_id, name) VALUES ('C1', 'a') RETURNING id",
+        )
+        .fetch_one(store.pool())
+        .await
+        .expect("account");
+        let accounts = std::collections::HashMap::from([(
+            "C1".to_string(),
+            cx_core::model::AccountId(account),
+        )]);
+        let first: Vec<_> = (0..3).map(|i| row(i, "C1")).collect();
+        let fast = store
+            .copy_new_transactions(&first, &accounts)
+            .await
+            .expect("copy");
+        // Two stored, two new, one of them twice.
+        let second = vec![
+            row(1, "C1"),
+            row(2, "C1"),
+            row(3, "C1"),
+            row(4, "C2"),
+            row(4, "C2"),
+        ];
+        let merged = store
+            .merge_transactions(&second, &accounts)
+            .await
+            .expect("merge");
+        let linked: (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COUNT(account_id) FROM transactions")
+                .fetch_one(store.pool())
+                .await
+                .expect("count");
+        store.pool().close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
+            .execute(admin.pool())
+            .await
+            .expect("drop");
+        assert_eq!((fast.inserted, fast.duplicate), (3, 0));
+        assert_eq!((merged.inserted, merged.duplicate), (2, 3));
+        assert_eq!(linked, (5, 4));
+    }
+}
