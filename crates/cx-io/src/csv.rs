@@ -252,15 +252,13 @@ where
             let mut careful = false;
             while !eof && !failed.load(Ordering::Relaxed) {
                 let mut data = recycled.try_recv().unwrap_or_default();
-                let want = carry.len() + block_size;
-                if data.len() < want {
-                    data.resize(want, 0);
-                }
-                data[..carry.len()].copy_from_slice(&carry);
-                let got = read_full(&mut file, &mut data[carry.len()..want])
-                    .map_err(|e| read_error(path, e))?;
+                data.clear();
+                data.reserve(carry.len() + block_size);
+                data.extend_from_slice(&carry);
+                fill(&mut file, &mut data, block_size).map_err(|e| read_error(path, e))?;
+                let filled = data.len();
+                let got = filled - carry.len();
                 progress(got as u64);
-                let filled = carry.len() + got;
                 eof = got < block_size;
                 let cut = if eof {
                     filled
@@ -319,27 +317,11 @@ where
     })
 }
 
-/// Reads until `buf` is full or the file ends; returns the bytes read.
-fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
-}
-
-/// Appends up to `n` bytes from `file` to `buf`, retrying short reads.
+/// Appends up to `n` bytes, fewer only at the end of the file. Read into the
+/// vector's spare capacity: nothing is zeroed first, so a fresh buffer's pages
+/// are touched once, by the read itself.
 fn fill(file: &mut File, buf: &mut Vec<u8>, n: usize) -> std::io::Result<()> {
-    let start = buf.len();
-    buf.resize(start + n, 0);
-    let got = read_full(file, &mut buf[start..]);
-    buf.truncate(start + *got.as_ref().unwrap_or(&0));
-    got.map(|_| ())
+    file.take(n as u64).read_to_end(buf).map(|_| ())
 }
 
 /// Index just past the last newline that lies outside quotes, if any, by
