@@ -234,18 +234,39 @@ macro_rules! impl_store {
                 customers.sort_unstable();
                 customers.dedup();
                 let accounts = self.account_ids(&customers).await?;
-                self.bulk_insert_transactions(batch, &accounts).await
+                self.bulk_insert_transactions(batch.to_vec(), &accounts).await
             }
 
             async fn insert_linked_transactions(
                 &self,
-                batch: &[$crate::KeyedTransaction],
+                batch: Vec<$crate::KeyedTransaction>,
                 accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
             ) -> Result<$crate::InsertCounts, $crate::StoreError> {
                 if batch.is_empty() {
                     return Ok($crate::InsertCounts::default());
                 }
                 self.bulk_insert_transactions(batch, accounts).await
+            }
+
+            async fn defer_transaction_index(&self, rows: u64) -> Result<bool, $crate::StoreError> {
+                use sqlx::Row;
+                let row = sqlx::query(
+                    "SELECT EXISTS (SELECT 1 FROM accounts), coalesce((SELECT max(id) FROM transactions), 0)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let stored: i64 = row.try_get(1)?;
+                if !$crate::common::worth_deferring_index(rows, stored.max(0) as u64, row.try_get(0)?) {
+                    return Ok(false);
+                }
+                self.drop_transaction_index().await
+            }
+
+            async fn restore_transaction_index(&self) -> Result<(), $crate::StoreError> {
+                sqlx::query($crate::common::TRANSACTIONS_ACCOUNT_INDEX)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn insert_feedback(
@@ -814,6 +835,22 @@ macro_rules! impl_store {
 }
 pub(crate) use impl_store;
 
+/// The index of transactions by account (migration 10's definition: a later
+/// migration that changes the index must change this too). A big import of
+/// linked transactions drops it and builds it once at the end
+/// ([`crate::Store::defer_transaction_index`]); opening a store builds it if an
+/// import that dropped it never finished.
+pub(crate) const TRANSACTIONS_ACCOUNT_INDEX: &str = "CREATE INDEX IF NOT EXISTS transactions_account ON transactions(account_id, day) WHERE account_id IS NOT NULL";
+
+/// Whether an import of about `rows` transactions is cheaper with the account
+/// index built once afterwards than kept up row by row: measured on SQLite,
+/// a linked row entering the index at a random place costs ~3.7 µs, building
+/// it ~0.8 µs per stored row. Without accounts no row enters it (the index
+/// leaves unlinked rows out), and below 100,000 rows the difference is small.
+pub(crate) fn worth_deferring_index(rows: u64, stored: u64, has_accounts: bool) -> bool {
+    has_accounts && rows >= 100_000 && rows >= stored / 4
+}
+
 use sqlx::Row;
 
 use crate::{StoreError, StoredSurvey};
@@ -979,4 +1016,20 @@ pub(crate) fn slice_sql(
         filter.push_str(&format!(" AND {expr} IN ({})", list.join(", ")));
     }
     Ok((select, group, filter, binds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_deferring_index;
+
+    #[test]
+    fn the_index_is_deferred_only_for_big_imports_of_linkable_rows() {
+        assert!(worth_deferring_index(1_000_000, 0, true));
+        assert!(worth_deferring_index(1_000_000, 4_000_000, true));
+        // More stored than four times the new rows: keep it.
+        assert!(!worth_deferring_index(1_000_000, 4_000_004, true));
+        assert!(!worth_deferring_index(99_999, 0, true));
+        // No accounts: no row enters the index.
+        assert!(!worth_deferring_index(1_000_000, 0, false));
+    }
 }

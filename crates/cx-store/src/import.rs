@@ -135,16 +135,45 @@ pub async fn import_file(
     reader.assessment_one_to_five = options.assessment_one_to_five;
     // Rows of a CSV export run 40 bytes and more: room for the occurrence
     // counts of that many rows at once (bounded for a huge file).
-    if let Ok(meta) = std::fs::metadata(path) {
-        reader.expect_rows((meta.len() / 40).min(1 << 24) as usize);
+    let file_len = std::fs::metadata(path).map_or(0, |m| m.len());
+    reader.expect_rows((file_len / 40).min(1 << 24) as usize);
+    // A big import of transactions builds the index by account once at the
+    // end (a conservative guess of the rows: 64 bytes each).
+    let deferred =
+        kind == ImportKind::Transactions && store.defer_transaction_index(file_len / 64).await?;
+    let imported = read_and_store(
+        store,
+        source,
+        reader,
+        survey.as_ref().map(|s| s.id),
+        options,
+        progress,
+    )
+    .await;
+    if deferred {
+        let restored = store.restore_transaction_index().await;
+        if imported.is_ok() {
+            restored?;
+        }
     }
+    imported
+}
+
+/// Reads `source` on a thread of its own and stores its rows batch by batch.
+async fn read_and_store(
+    store: &AnyStore,
+    source: TableSource,
+    reader: RowReader,
+    survey: Option<SurveyId>,
+    options: &ImportOptions,
+    progress: std::sync::Arc<dyn Fn(u64) + Send + Sync>,
+) -> Result<ImportReport, ImportError> {
     let mut job = Job {
         store,
-        survey: survey.as_ref().map(|s| s.id),
+        survey,
         report: ImportReport::default(),
         looked_up: HashSet::new(),
         accounts: HashMap::new(),
-        transactions: Vec::new(),
     };
 
     // The file is read and every row validated on its own thread; records
@@ -158,7 +187,8 @@ pub async fn import_file(
     // costs the kernel a page fault and a zeroed page per 4 KiB.
     let (recycle, mut recycled) = tokio::sync::mpsc::unbounded_channel::<Chunk>();
     let reading = {
-        let (source, scan) = (source.clone(), options.scan.clone());
+        let scan = options.scan.clone();
+        let mut reader = reader;
         std::thread::spawn(move || {
             let mut chunk = Vec::with_capacity(1024);
             let result = source.for_each_row(&scan, &|b| progress(b), &mut |line, row| {
@@ -212,8 +242,6 @@ pub(crate) struct Job<'a> {
     /// customer is looked up once per import, not once per batch.
     looked_up: HashSet<String>,
     accounts: HashMap<String, AccountId>,
-    /// The transactions of a batch (kept to be filled again).
-    transactions: Vec<KeyedTransaction>,
 }
 
 impl Job<'_> {
@@ -241,7 +269,7 @@ impl Job<'_> {
         }
         let store = self.store;
         let mut accounts = Vec::new();
-        let mut transactions = std::mem::take(&mut self.transactions);
+        let mut transactions = Vec::new();
         let mut feedback = Vec::new();
         let mut responses = Vec::new();
         let mut contacts = Vec::new();
@@ -277,13 +305,11 @@ impl Job<'_> {
                 self.looked_up.extend(new);
             }
             let c = store
-                .insert_linked_transactions(&transactions, &self.accounts)
+                .insert_linked_transactions(transactions, &self.accounts)
                 .await
                 .map_err(fail)?;
             self.add(c);
-            transactions.clear();
         }
-        self.transactions = transactions;
         if !feedback.is_empty() {
             let c = store.insert_feedback(&feedback).await.map_err(fail)?;
             self.add(c);

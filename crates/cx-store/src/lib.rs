@@ -302,12 +302,23 @@ pub trait Store {
     /// Stores transactions whose customers' accounts the caller has looked up
     /// (`accounts`: customer code → account; a code not in it is stored
     /// unlinked); known keys are skipped. An import looks each customer up
-    /// once instead of once per batch.
+    /// once instead of once per batch. Takes the batch to bind its text
+    /// without copying it.
     async fn insert_linked_transactions(
         &self,
-        batch: &[KeyedTransaction],
+        batch: Vec<KeyedTransaction>,
         accounts: &HashMap<String, AccountId>,
     ) -> Result<InsertCounts, StoreError>;
+    /// Before an import of about `rows` transactions: drops the index of
+    /// transactions by account when building it once afterwards is cheaper
+    /// than putting each linked row into it at a random place (many rows,
+    /// accounts stored, few transactions stored yet). `true` when dropped: the
+    /// caller then calls [`Store::restore_transaction_index`], whatever
+    /// happens; a store opened after an import that never finished builds it.
+    /// Queries stay correct meanwhile, only slower.
+    async fn defer_transaction_index(&self, rows: u64) -> Result<bool, StoreError>;
+    /// Builds the index of transactions by account if it is missing.
+    async fn restore_transaction_index(&self) -> Result<(), StoreError>;
     /// Stores interactions; known keys are skipped.
     async fn insert_interactions(
         &self,
@@ -482,10 +493,16 @@ impl Store for AnyStore {
     }
     async fn insert_linked_transactions(
         &self,
-        b: &[KeyedTransaction],
+        b: Vec<KeyedTransaction>,
         accounts: &HashMap<String, AccountId>,
     ) -> Result<InsertCounts, StoreError> {
         delegate!(self, s => s.insert_linked_transactions(b, accounts).await)
+    }
+    async fn defer_transaction_index(&self, rows: u64) -> Result<bool, StoreError> {
+        delegate!(self, s => s.defer_transaction_index(rows).await)
+    }
+    async fn restore_transaction_index(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.restore_transaction_index().await)
     }
     async fn insert_feedback(&self, b: &[KeyedFeedback]) -> Result<InsertCounts, StoreError> {
         delegate!(self, s => s.insert_feedback(b).await)

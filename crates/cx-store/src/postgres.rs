@@ -33,7 +33,47 @@ impl PgStore {
             .await
             .map_err(open_error)?;
         run_migrations!(&pool, POSTGRES).map_err(open_error)?;
-        Ok(PgStore { pool })
+        let store = PgStore { pool };
+        // Checked first: CREATE INDEX IF NOT EXISTS would wait for the
+        // table's lock even when the index is there.
+        if !store.has_transaction_index().await.map_err(open_error)? {
+            // An import that dropped it stopped before building it again.
+            sqlx::query(crate::common::TRANSACTIONS_ACCOUNT_INDEX)
+                .execute(&store.pool)
+                .await
+                .map_err(open_error)?;
+        }
+        Ok(store)
+    }
+
+    async fn has_transaction_index(&self) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar("SELECT to_regclass('transactions_account') IS NOT NULL")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Drops the index of transactions by account (see
+    /// [`crate::Store::defer_transaction_index`]), unless the table's lock
+    /// cannot be had within two seconds: `DROP INDEX` waits for every query on
+    /// the table, and every new query waits behind it, so on a busy server the
+    /// import rather keeps the index.
+    async fn drop_transaction_index(&self) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("SET LOCAL lock_timeout = '2s'")
+            .execute(&mut *tx)
+            .await?;
+        match sqlx::query("DROP INDEX IF EXISTS transactions_account")
+            .execute(&mut *tx)
+            .await
+        {
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(true)
+            }
+            // lock_not_available
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The pool, for tests that need to reset a database.
@@ -58,12 +98,12 @@ impl PgStore {
     /// again the careful way (a staging table, then `ON CONFLICT DO NOTHING`).
     async fn bulk_insert_transactions(
         &self,
-        batch: &[KeyedTransaction],
+        batch: Vec<KeyedTransaction>,
         accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
     ) -> Result<InsertCounts, StoreError> {
-        match self.copy_new_transactions(batch, accounts).await {
+        match self.copy_new_transactions(&batch, accounts).await {
             Err(StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => {
-                self.merge_transactions(batch, accounts).await
+                self.merge_transactions(&batch, accounts).await
             }
             done => done,
         }

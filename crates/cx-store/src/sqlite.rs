@@ -60,7 +60,31 @@ impl SqliteStore {
             .await
             .map_err(open_error)?;
         run_migrations!(&pool, SQLITE).map_err(open_error)?;
-        Ok(SqliteStore { pool })
+        let store = SqliteStore { pool };
+        if !store.has_transaction_index().await.map_err(open_error)? {
+            // An import that dropped it stopped before building it again.
+            sqlx::query(crate::common::TRANSACTIONS_ACCOUNT_INDEX)
+                .execute(&store.pool)
+                .await
+                .map_err(open_error)?;
+        }
+        Ok(store)
+    }
+
+    async fn has_transaction_index(&self) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'transactions_account')",
+        )
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Drops the index of transactions by account (see [`crate::Store::defer_transaction_index`]).
+    async fn drop_transaction_index(&self) -> Result<bool, StoreError> {
+        sqlx::query("DROP INDEX IF EXISTS transactions_account")
+            .execute(&self.pool)
+            .await?;
+        Ok(true)
     }
 }
 
@@ -77,46 +101,24 @@ impl SqliteStore {
     }
 
     /// Multi-row inserts of up to 256 rows with anonymous `?` parameters, all in
-    /// one transaction.
+    /// one transaction; the rows' strings are bound as they are (moved, not
+    /// copied). The next statement is bound while SQLite runs this one (on the
+    /// connection's own thread): otherwise the two take turns.
     async fn bulk_insert_transactions(
         &self,
-        batch: &[KeyedTransaction],
+        batch: Vec<KeyedTransaction>,
         accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
     ) -> Result<InsertCounts, StoreError> {
         let mut counts = InsertCounts::default();
         let mut tx = self.begin_write().await?;
-        for chunk in batch.chunks(256) {
-            let mut sql = String::from(
-                "INSERT INTO transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                sql.push_str(if i == 0 {
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                } else {
-                    ",(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                });
-            }
-            sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for k in chunk {
-                let t = &k.transaction;
-                q = q
-                    .bind(&k.key)
-                    .bind(&t.external_id)
-                    .bind(&t.customer)
-                    .bind(accounts.get(&t.customer).map(|a| a.0))
-                    .bind({
-                        let mut day = String::with_capacity(10);
-                        t.date.push_iso(&mut day);
-                        day
-                    })
-                    .bind(i64::from(t.date.days()))
-                    .bind(t.amount_minor)
-                    .bind(&t.currency)
-                    .bind(&t.product_line);
-            }
-            let done = q.execute(&mut *tx).await?;
-            counts += crate::common::counted(done.rows_affected(), chunk.len() as u64);
+        let mut rows = batch.into_iter().peekable();
+        let mut next = insert_statement(&mut rows, accounts);
+        while let Some((statement, attempted)) = next {
+            let (done, following) = tokio::join!(statement.execute(&mut *tx), async {
+                insert_statement(&mut rows, accounts)
+            });
+            counts += crate::common::counted(done?.rows_affected(), attempted);
+            next = following;
         }
         tx.commit().await?;
         Ok(counts)
@@ -135,3 +137,45 @@ crate::accounts::impl_account_store!(SqliteStore);
 crate::followup::impl_followup_store!(SqliteStore);
 crate::programmes::impl_programme_store!(SqliteStore);
 crate::cube::impl_cube!(SqliteStore, DIALECT);
+
+/// The next up to 256 of `rows` as one bound `INSERT` (and how many rows it has).
+fn insert_statement(
+    rows: &mut std::iter::Peekable<std::vec::IntoIter<KeyedTransaction>>,
+    accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
+) -> Option<(
+    sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    u64,
+)> {
+    rows.peek()?;
+    let chunk: Vec<KeyedTransaction> = rows.by_ref().take(256).collect();
+    let mut sql = String::from(
+        "INSERT INTO transactions (dedupe_key, external_id, customer, account_id, date, day, amount_minor, currency, product_line) VALUES ",
+    );
+    for i in 0..chunk.len() {
+        sql.push_str(if i == 0 {
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        } else {
+            ",(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        });
+    }
+    sql.push_str(" ON CONFLICT (dedupe_key) DO NOTHING");
+    let attempted = chunk.len() as u64;
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for k in chunk {
+        let t = k.transaction;
+        let account = accounts.get(&t.customer).map(|a| a.0);
+        let mut day = String::with_capacity(10);
+        t.date.push_iso(&mut day);
+        q = q
+            .bind(k.key)
+            .bind(t.external_id)
+            .bind(t.customer)
+            .bind(account)
+            .bind(day)
+            .bind(i64::from(t.date.days()))
+            .bind(t.amount_minor)
+            .bind(t.currency)
+            .bind(t.product_line);
+    }
+    Some((q, attempted))
+}

@@ -253,7 +253,7 @@ async fn story(store: &AnyStore) -> Result<(), StoreError> {
         .collect();
     let known = HashMap::from([("C000".to_string(), ids["C000"])]);
     let before = store.account_detail("C000", 0).await?.expect("C000");
-    let c = store.insert_linked_transactions(&linked, &known).await?;
+    let c = store.insert_linked_transactions(linked, &known).await?;
     assert_eq!(c.inserted, 2);
     let after = store.account_detail("C000", 0).await?.expect("C000");
     assert_eq!(after.transaction_totals.0, before.transaction_totals.0 + 1);

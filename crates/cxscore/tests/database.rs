@@ -369,6 +369,63 @@ fn transactions_from_a_gbk_export_with_chinese_headers() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// A file big enough for the import to drop the index of transactions by
+/// account and build it once at the end: afterwards the index is there and
+/// every row is linked to its account.
+#[test]
+fn a_big_import_of_linked_transactions_ends_with_the_account_index() {
+    let dir = tempdir("deferred");
+    let db = sqlite(&dir);
+    let accounts = dir.join("accounts.csv");
+    std::fs::write(&accounts, "客户编号,客户名称\nC000,甲\nC001,乙\nC002,丙\n").expect("write");
+    ok(
+        &db,
+        &["import", "accounts", accounts.to_str().expect("path")],
+    );
+    // 2,000 rows of 3 KiB (a long note the import ignores): by its size the
+    // file could hold 100,000 short rows, and the import plans for that.
+    let note = "很长的备注".repeat(220);
+    let mut text = String::from("订单编号,客户编号,下单日期,订单金额,备注\n");
+    for i in 0..2000 {
+        text.push_str(&format!(
+            "SO{i:05},C{:03},2026-03-{:02},100,{note}\n",
+            i % 3,
+            1 + i % 28
+        ));
+    }
+    let file = dir.join("orders.csv");
+    std::fs::write(&file, &text).expect("write");
+    assert!(text.len() > 6_400_000);
+    let report = json(
+        &db,
+        &["import", "transactions", file.to_str().expect("path")],
+    );
+    assert_eq!(report["imported"].as_u64(), Some(2000), "{report}");
+    let (present, linked) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let pool = sqlx::SqlitePool::connect(&db).await.expect("connects");
+            let present: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'transactions_account')",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("catalogue");
+            let linked: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM transactions WHERE account_id IS NOT NULL")
+                    .fetch_one(&pool)
+                    .await
+                    .expect("count");
+            pool.close().await;
+            (present, linked)
+        });
+    assert!(present);
+    assert_eq!(linked, 2000);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn accounts_from_xlsx_contacts_and_assessments_linked() {
     let dir = tempdir("xlsx");
