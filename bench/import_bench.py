@@ -5,7 +5,8 @@ cxscore validates every row (dates, amounts, required fields), recognises
 re-imports (a unique key per row) and writes in batches of one transaction
 each. The peers load the same file with no validation at all:
 `sqlite3 DB '.import --csv FILE t'` and `psql -c '\\copy t FROM FILE CSV HEADER'`
-into a plain table. Each run starts from an empty database.
+into a plain table. Each run starts from an empty database, after the previous
+loads' writes are flushed (sync, and a PostgreSQL CHECKPOINT).
 
 Two more rows show what the schema alone costs: the rows cxscore stored
 (validated, keyed), exported once and loaded by the same two tools straight into
@@ -54,8 +55,22 @@ def generate(path, rows, seed=42):
         f.write("".join(buf))
 
 
+QUIET_PG = None
+
+
+def quiet():
+    """Before each timed command: the previous loads' dirty pages written out
+    (the kernel's, and PostgreSQL's through a checkpoint), so no loader pays for
+    the background writes of the one before it."""
+    os.sync()
+    if QUIET_PG:
+        psql(QUIET_PG, "CHECKPOINT")
+    time.sleep(0.5)
+
+
 def timed(cmd, env=None):
     """Wall time and peak RSS of `cmd` alone (GNU time reports the child's own peak)."""
+    quiet()
     start = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, env=env)
     wall = time.perf_counter() - start
@@ -78,6 +93,8 @@ def main():
     ap.add_argument("--pg", default=os.environ.get("CXSCORE_TEST_PG", "postgres://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--cxscore", default=os.path.join(ROOT, "target/release/cxscore"))
     args = ap.parse_args()
+    global QUIET_PG
+    QUIET_PG = args.pg
 
     work = tempfile.mkdtemp(prefix="cx-import-bench-")
     data = os.path.join(work, "transactions.csv")
@@ -145,6 +162,7 @@ def main():
         wall, rss, out, err = timed([args.cxscore, "--db", f"{base}/{bench_db}", "import", "transactions", data, "--format", "csv"])
         assert f",{args.rows}," in out.replace("\n", ","), (out, err)
         record("cxscore import → PostgreSQL", wall, rss)
+        psql(args.pg, f"DROP DATABASE IF EXISTS {bench_db} WITH (FORCE)")
         # psql \copy (no validation)
         psql(args.pg, f"DROP DATABASE IF EXISTS {bench_db} WITH (FORCE)")
         psql(args.pg, f"CREATE DATABASE {bench_db}")
@@ -152,6 +170,7 @@ def main():
         wall, rss, _, err = timed(["psql", f"{base}/{bench_db}", "-q", "-c", f"\\copy t FROM '{data}' CSV HEADER"])
         assert not err.strip(), err
         record("psql \\copy", wall, rss)
+        psql(args.pg, f"DROP DATABASE IF EXISTS {bench_db} WITH (FORCE)")
         # psql \copy of the stored rows into cxscore's schema (no validation)
         psql(args.pg, f"DROP DATABASE IF EXISTS {bench_db} WITH (FORCE)")
         psql(args.pg, f"CREATE DATABASE {bench_db}")
@@ -159,7 +178,7 @@ def main():
         wall, rss, _, err = timed(["psql", f"{base}/{bench_db}", "-q", "-c", f"\\copy transactions ({cols}) FROM '{stored}' CSV"])
         assert not err.strip(), err
         record("psql \\copy, stored rows into cxscore's table", wall, rss)
-    psql(args.pg, f"DROP DATABASE IF EXISTS {bench_db} WITH (FORCE)")
+        psql(args.pg, f"DROP DATABASE IF EXISTS {bench_db} WITH (FORCE)")
 
     med = {k: (statistics.median(w for w, _ in v), statistics.median(r for _, r in v)) for k, v in results.items()}
     lines = [

@@ -11,6 +11,11 @@ use crate::{Backend, Dialect, InsertCounts, KeyedTransaction, StoreError, redact
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Whether the last batch of transactions held stored keys: the next one
+    /// then looks its keys up before copying (a re-import), otherwise it is
+    /// copied straight away (new rows). Only a guess of the fastest path;
+    /// either path stores each key once.
+    stored_keys_seen: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub(crate) const DIALECT: Dialect = Dialect {
@@ -33,7 +38,10 @@ impl PgStore {
             .await
             .map_err(open_error)?;
         run_migrations!(&pool, POSTGRES).map_err(open_error)?;
-        let store = PgStore { pool };
+        let store = PgStore {
+            pool,
+            stored_keys_seen: Default::default(),
+        };
         // Checked first: CREATE INDEX IF NOT EXISTS would wait for the
         // table's lock even when the index is there.
         if !store.has_transaction_index().await.map_err(open_error)? {
@@ -91,38 +99,52 @@ impl PgStore {
         self.pool.begin().await
     }
 
-    /// Keys already stored are looked up first (one index probe per row), and
-    /// the new rows are copied straight into the table: PostgreSQL's fastest
-    /// path. Should another writer store one of the same keys between the look-up
-    /// and the copy, the copy fails on the unique index and the batch is written
-    /// again the careful way (a staging table, then `ON CONFLICT DO NOTHING`).
+    /// The new rows are copied straight into the table, PostgreSQL's fastest
+    /// path: after a batch with stored keys (a re-import), the next batch's
+    /// keys are looked up first (one index probe per row) and only the others
+    /// copied; otherwise the batch is copied as it is. When the copy meets a
+    /// stored key — a batch not looked up, or another writer storing the same
+    /// key between look-up and copy — it fails on the unique index and the
+    /// batch is written again the careful way (a staging table, then `ON
+    /// CONFLICT DO NOTHING`).
     async fn bulk_insert_transactions(
         &self,
         batch: Vec<KeyedTransaction>,
         accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
     ) -> Result<InsertCounts, StoreError> {
-        match self.copy_new_transactions(&batch, accounts).await {
+        use std::sync::atomic::Ordering::Relaxed;
+        let look_up = self.stored_keys_seen.load(Relaxed);
+        match self.copy_new_transactions(&batch, accounts, look_up).await {
             Err(StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+                self.stored_keys_seen.store(true, Relaxed);
                 self.merge_transactions(&batch, accounts).await
             }
-            done => done,
+            Ok(counts) => {
+                self.stored_keys_seen.store(counts.duplicate > 0, Relaxed);
+                Ok(counts)
+            }
+            failed => failed,
         }
     }
 
-    /// Looks up which keys of `batch` are stored, and copies the other rows
-    /// (each key once) into the table.
+    /// Copies the rows of `batch` (each key once) into the table; with
+    /// `look_up`, only those whose keys are not stored.
     async fn copy_new_transactions(
         &self,
         batch: &[KeyedTransaction],
         accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
+        look_up: bool,
     ) -> Result<InsertCounts, StoreError> {
         let mut tx = self.begin_write().await?;
-        let keys: Vec<&str> = batch.iter().map(|k| k.key.as_str()).collect();
-        let known: Vec<String> =
+        let known: Vec<String> = if look_up {
+            let keys: Vec<&str> = batch.iter().map(|k| k.key.as_str()).collect();
             sqlx::query_scalar("SELECT dedupe_key FROM transactions WHERE dedupe_key = ANY($1)")
                 .bind(&keys)
                 .fetch_all(&mut *tx)
-                .await?;
+                .await?
+        } else {
+            Vec::new()
+        };
         let mut skip: std::collections::HashSet<&str> = known.iter().map(String::as_str).collect();
         let mut data = Vec::with_capacity(batch.len() * 96);
         let mut inserted = 0u64;
@@ -269,11 +291,13 @@ mod tests {
         }
     }
 
-    /// The careful path, taken only when another writer wins a race, gives the
-    /// same counts and links as the fast one (the race itself cannot be
-    /// staged, so it is called directly here).
+    /// The careful path, taken when another writer wins a race or a batch not
+    /// looked up holds stored keys, gives the same counts and links as the
+    /// fast one (the race itself cannot be staged, so it is called directly
+    /// here); and the store switches between copying at once and looking up
+    /// first as batches hold stored keys or not.
     #[tokio::test]
-    async fn merge_path_skips_stored_keys_and_links_accounts() {
+    async fn copy_and_merge_paths_skip_stored_keys_and_link_accounts() {
         let base = std::env::var("CXSCORE_TEST_PG")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         if base == "skip" {
@@ -307,7 +331,7 @@ mod tests {
         )]);
         let first: Vec<_> = (0..3).map(|i| row(i, "C1")).collect();
         let fast = store
-            .copy_new_transactions(&first, &accounts)
+            .copy_new_transactions(&first, &accounts, true)
             .await
             .expect("copy");
         // Two stored, two new, one of them twice.
@@ -327,6 +351,32 @@ mod tests {
                 .fetch_one(store.pool())
                 .await
                 .expect("count");
+        // Through the store's entry: new rows are copied without a look-up; a
+        // batch of stored keys fails that copy, is merged, and makes the next
+        // batch look its keys up; a batch without stored keys ends that.
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut steps = Vec::new();
+        for batch in [
+            vec![row(10, "C1"), row(11, "C1")],
+            vec![row(10, "C1"), row(11, "C1")],
+            vec![row(11, "C1"), row(12, "C1")],
+            vec![row(13, "C1")],
+            vec![row(12, "C1"), row(14, "C1")],
+        ] {
+            let c = store
+                .bulk_insert_transactions(batch, &accounts)
+                .await
+                .expect("insert");
+            steps.push((
+                c.inserted,
+                c.duplicate,
+                store.stored_keys_seen.load(Relaxed),
+            ));
+        }
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transactions")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
         store.pool().close().await;
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
             .execute(admin.pool())
@@ -335,5 +385,16 @@ mod tests {
         assert_eq!((fast.inserted, fast.duplicate), (3, 0));
         assert_eq!((merged.inserted, merged.duplicate), (2, 3));
         assert_eq!(linked, (5, 4));
+        assert_eq!(
+            steps,
+            vec![
+                (2, 0, false),
+                (0, 2, true),
+                (1, 1, true),
+                (1, 0, false),
+                (1, 1, true),
+            ]
+        );
+        assert_eq!(total, 10);
     }
 }
