@@ -163,13 +163,12 @@ pub(crate) fn scan_file<S: RowSink>(
             match encoding {
                 TextEncoding::Utf8 => {
                     if let Err(e) = std::str::from_utf8(data) {
-                        let line = first_line
-                            + memchr_iter(b'\n', &data[..e.valid_up_to()]).count() as u64;
                         return Err(IoError::Encoding {
-                        path: path.to_path_buf(),
-                        line,
-                        message: "not valid UTF-8; if the file is GBK/GB18030, pass --encoding gb18030".into(),
-                    });
+                            path: path.to_path_buf(),
+                            line: first_line
+                                + memchr_iter(b'\n', &data[..e.valid_up_to()]).count() as u64,
+                            message: not_utf8(data, &e),
+                        });
                     }
                     parse_block(data, first_line, &fields, delimiter, file_index, sink)
                         .map_err(|line| unclosed_quote(path, line))?;
@@ -315,6 +314,20 @@ where
         }
         first_error.map_or(Ok(()), Err)
     })
+}
+
+/// What is wrong with a block that is not UTF-8. Blocks end at a line
+/// break, so a character cut short can only be the end of the file.
+fn not_utf8(data: &[u8], e: &std::str::Utf8Error) -> String {
+    let at = e.valid_up_to();
+    if e.error_len().is_none() {
+        return "the file ends in the middle of a UTF-8 character: it looks cut short (copied or downloaded only in part?)".into();
+    }
+    let column = at - memrchr(b'\n', &data[..at]).map_or(0, |i| i + 1) + 1;
+    format!(
+        "not valid UTF-8 (byte 0x{:02X}, byte {column} of the line); if the file is GBK/GB18030, pass --encoding gb18030",
+        data[at]
+    )
 }
 
 /// Appends up to `n` bytes, fewer only at the end of the file. Read into the

@@ -525,8 +525,29 @@ fn a_bad_block_with_one_worker_fails_instead_of_hanging() {
     };
     let err = compute(&[path], &nps_only(), &options, &|_| {}).expect_err("not UTF-8");
     assert!(
-        err.to_string().contains("late-gbk.csv:2002:") && err.to_string().contains("gb18030"),
+        err.to_string().contains("late-gbk.csv:2002:")
+            && err.to_string().contains("byte 0xBB, byte 1 of the line")
+            && err.to_string().contains("gb18030"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_file_cut_in_the_middle_of_a_character_says_so() {
+    let dir = tempdir();
+    let path = dir.join("cut.csv");
+    let mut bytes = b"region,nps\n".to_vec();
+    for _ in 0..200 {
+        bytes.extend_from_slice("华东,9\n".as_bytes());
+    }
+    // The last line's 南 loses its third byte.
+    bytes.extend_from_slice(&"华南,9".as_bytes()[..5]);
+    std::fs::write(&path, bytes).expect("write");
+    let err = compute(&[path], &nps_only(), &ScanOptions::default(), &|_| {}).expect_err("cut");
+    let text = err.to_string();
+    assert!(
+        text.contains("cut.csv:202:") && text.contains("cut short") && !text.contains("gb18030"),
+        "{text}"
     );
 }
 
