@@ -15,7 +15,8 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::{
-    AnyStore, InsertCounts, KeyedFeedback, KeyedTransaction, NewResponse, Store, StoreError,
+    AnyStore, Backend, InsertCounts, KeyedFeedback, KeyedTransaction, NewResponse, Store,
+    StoreError,
 };
 
 /// Rows validated before they are written in one transaction.
@@ -174,6 +175,7 @@ async fn read_and_store(
         report: ImportReport::default(),
         looked_up: HashSet::new(),
         accounts: HashMap::new(),
+        writing: Default::default(),
     };
 
     // The file is read and every row validated on its own thread; records
@@ -229,6 +231,7 @@ async fn read_and_store(
     }
     // Strict imports write everything in one transaction: all or nothing.
     job.store_batch(&mut pending, options.strict).await?;
+    job.finish_writes(0).await?;
     // With strict, an unknown account or contact code found only now still writes nothing.
     job.report.written = !(options.strict && job.report.rejected > 0);
     Ok(job.report)
@@ -242,6 +245,8 @@ pub(crate) struct Job<'a> {
     /// customer is looked up once per import, not once per batch.
     looked_up: HashSet<String>,
     accounts: HashMap<String, AccountId>,
+    /// PostgreSQL: batches of transactions still being written, oldest first.
+    writing: std::collections::VecDeque<tokio::task::JoinHandle<Result<InsertCounts, StoreError>>>,
 }
 
 impl Job<'_> {
@@ -254,6 +259,23 @@ impl Job<'_> {
         self.report.imported += c.inserted;
         self.report.duplicate += c.duplicate;
         self.report.updated += c.updated;
+    }
+
+    /// Waits for the batches being written until at most `keep` are left.
+    async fn finish_writes(&mut self, keep: usize) -> Result<(), ImportError> {
+        while self.writing.len() > keep {
+            let Some(write) = self.writing.pop_front() else {
+                break;
+            };
+            let counts = write
+                .await
+                .map_err(|e| {
+                    ImportError::BadInput(format!("a batch's write stopped unexpectedly: {e}"))
+                })?
+                .map_err(ImportError::Store)?;
+            self.add(counts);
+        }
+        Ok(())
     }
 
     /// Resolves codes to ids (rejecting rows whose account or contact is unknown) and stores.
@@ -304,11 +326,32 @@ impl Job<'_> {
                     .extend(store.account_ids(&new).await.map_err(fail)?);
                 self.looked_up.extend(new);
             }
-            let c = store
-                .insert_linked_transactions(transactions, &self.accounts)
-                .await
-                .map_err(fail)?;
-            self.add(c);
+            if store.backend() == Backend::Postgres && !strict {
+                // Written on a connection of its own while the next batch is
+                // read: PostgreSQL's work is most of an import's time, and two
+                // batches in the server at once keep two of its processes busy.
+                // A batch is still one transaction; an interrupted import can
+                // leave a later batch stored and an earlier one not (importing
+                // the file again adds just those).
+                let accounts: HashMap<String, AccountId> = transactions
+                    .iter()
+                    .filter_map(|k| self.accounts.get_key_value(&k.transaction.customer))
+                    .map(|(code, id)| (code.clone(), *id))
+                    .collect();
+                let store = store.clone();
+                self.writing.push_back(tokio::spawn(async move {
+                    store
+                        .insert_linked_transactions(transactions, &accounts)
+                        .await
+                }));
+                self.finish_writes(2).await?;
+            } else {
+                let c = store
+                    .insert_linked_transactions(transactions, &self.accounts)
+                    .await
+                    .map_err(fail)?;
+                self.add(c);
+            }
         }
         if !feedback.is_empty() {
             let c = store.insert_feedback(&feedback).await.map_err(fail)?;
