@@ -15,8 +15,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::{
-    AnyStore, Backend, InsertCounts, KeyedFeedback, KeyedTransaction, NewResponse, Store,
-    StoreError,
+    AnyStore, InsertCounts, KeyedFeedback, KeyedTransaction, NewResponse, Store, StoreError,
 };
 
 /// Rows validated before they are written in one transaction.
@@ -176,6 +175,7 @@ async fn read_and_store(
         looked_up: HashSet::new(),
         accounts: HashMap::new(),
         writing: Default::default(),
+        last_committed: None,
     };
 
     // The file is read and every row validated on its own thread; records
@@ -245,8 +245,10 @@ pub(crate) struct Job<'a> {
     /// customer is looked up once per import, not once per batch.
     looked_up: HashSet<String>,
     accounts: HashMap<String, AccountId>,
-    /// PostgreSQL: batches of transactions still being written, oldest first.
+    /// PostgreSQL: batches of transactions still being written, oldest first,
+    /// and the news that the last of them committed.
     writing: std::collections::VecDeque<tokio::task::JoinHandle<Result<InsertCounts, StoreError>>>,
+    last_committed: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl Job<'_> {
@@ -326,23 +328,28 @@ impl Job<'_> {
                     .extend(store.account_ids(&new).await.map_err(fail)?);
                 self.looked_up.extend(new);
             }
-            if store.backend() == Backend::Postgres && !strict {
-                // Written on a connection of its own while the next batch is
-                // read: PostgreSQL's work is most of an import's time, and two
+            if let (AnyStore::Postgres(pg), false) = (store, strict) {
+                // Written on a task of its own while the next batch is read:
+                // PostgreSQL's work is most of an import's time, and two
                 // batches in the server at once keep two of its processes busy.
-                // A batch is still one transaction; an interrupted import can
-                // leave a later batch stored and an earlier one not (importing
-                // the file again adds just those).
+                // Each commits after the one before it, so the batches stored
+                // are still the file's first ones.
                 let accounts: HashMap<String, AccountId> = transactions
                     .iter()
                     .filter_map(|k| self.accounts.get_key_value(&k.transaction.customer))
                     .map(|(code, id)| (code.clone(), *id))
                     .collect();
-                let store = store.clone();
+                let (committed, next) = tokio::sync::oneshot::channel();
+                let previous = self.last_committed.replace(next);
+                let pg = pg.clone();
                 self.writing.push_back(tokio::spawn(async move {
-                    store
-                        .insert_linked_transactions(transactions, &accounts)
-                        .await
+                    let done = pg
+                        .insert_transactions_after(transactions, &accounts, previous)
+                        .await;
+                    if done.is_ok() {
+                        let _ = committed.send(());
+                    }
+                    done
                 }));
                 self.finish_writes(2).await?;
             } else {

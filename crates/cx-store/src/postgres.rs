@@ -112,12 +112,32 @@ impl PgStore {
         batch: Vec<KeyedTransaction>,
         accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
     ) -> Result<InsertCounts, StoreError> {
+        self.insert_transactions_after(batch, accounts, None).await
+    }
+
+    /// Stores a batch of transactions as [`crate::Store::insert_linked_transactions`]
+    /// does, but commits only once `previous` reports that the batch before it
+    /// committed (and stores nothing if that one failed): an import writes two
+    /// batches at once and its stored batches still form a prefix of the file.
+    /// While it waits, its lock waits give up after a minute, so that a cycle
+    /// through another importer of the same rows (which PostgreSQL cannot see,
+    /// the wait for `previous` being ours) ends in an error, not a hang.
+    pub async fn insert_transactions_after(
+        &self,
+        batch: Vec<KeyedTransaction>,
+        accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
+        mut previous: Option<tokio::sync::oneshot::Receiver<()>>,
+    ) -> Result<InsertCounts, StoreError> {
         use std::sync::atomic::Ordering::Relaxed;
         let look_up = self.stored_keys_seen.load(Relaxed);
-        match self.copy_new_transactions(&batch, accounts, look_up).await {
+        match self
+            .copy_new_transactions(&batch, accounts, look_up, &mut previous)
+            .await
+        {
             Err(StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => {
                 self.stored_keys_seen.store(true, Relaxed);
-                self.merge_transactions(&batch, accounts).await
+                self.merge_transactions(&batch, accounts, &mut previous)
+                    .await
             }
             Ok(counts) => {
                 self.stored_keys_seen.store(counts.duplicate > 0, Relaxed);
@@ -134,8 +154,14 @@ impl PgStore {
         batch: &[KeyedTransaction],
         accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
         look_up: bool,
+        previous: &mut Option<tokio::sync::oneshot::Receiver<()>>,
     ) -> Result<InsertCounts, StoreError> {
         let mut tx = self.begin_write().await?;
+        if previous.is_some() {
+            sqlx::query("SET LOCAL lock_timeout = '60s'")
+                .execute(&mut *tx)
+                .await?;
+        }
         let known: Vec<String> = if look_up {
             let keys: Vec<&str> = batch.iter().map(|k| k.key.as_str()).collect();
             sqlx::query_scalar("SELECT dedupe_key FROM transactions WHERE dedupe_key = ANY($1)")
@@ -165,6 +191,7 @@ impl PgStore {
             )
             .await?;
         }
+        wait_for(previous).await?;
         tx.commit().await?;
         Ok(crate::common::counted(inserted, batch.len() as u64))
     }
@@ -175,8 +202,14 @@ impl PgStore {
         &self,
         batch: &[KeyedTransaction],
         accounts: &std::collections::HashMap<String, cx_core::model::AccountId>,
+        previous: &mut Option<tokio::sync::oneshot::Receiver<()>>,
     ) -> Result<InsertCounts, StoreError> {
         let mut tx = self.begin_write().await?;
+        if previous.is_some() {
+            sqlx::query("SET LOCAL lock_timeout = '60s'")
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS staging_transactions_linked (dedupe_key TEXT, external_id TEXT, customer TEXT,
                account_id BIGINT, date TEXT, day BIGINT, amount_minor BIGINT, currency TEXT, product_line TEXT) ON COMMIT DELETE ROWS",
@@ -201,11 +234,25 @@ impl PgStore {
         )
         .execute(&mut *tx)
         .await?;
+        wait_for(previous).await?;
         tx.commit().await?;
         Ok(crate::common::counted(
             done.rows_affected(),
             batch.len() as u64,
         ))
+    }
+}
+
+/// Waits until the batch before this one has committed (see
+/// [`PgStore::insert_transactions_after`]).
+async fn wait_for(
+    previous: &mut Option<tokio::sync::oneshot::Receiver<()>>,
+) -> Result<(), StoreError> {
+    match previous.take() {
+        Some(committed) => committed.await.map_err(|_| {
+            StoreError::Invalid("an earlier batch of this import was not stored".into())
+        }),
+        None => Ok(()),
     }
 }
 
@@ -331,7 +378,7 @@ mod tests {
         )]);
         let first: Vec<_> = (0..3).map(|i| row(i, "C1")).collect();
         let fast = store
-            .copy_new_transactions(&first, &accounts, true)
+            .copy_new_transactions(&first, &accounts, true, &mut None)
             .await
             .expect("copy");
         // Two stored, two new, one of them twice.
@@ -343,7 +390,7 @@ mod tests {
             row(4, "C2"),
         ];
         let merged = store
-            .merge_transactions(&second, &accounts)
+            .merge_transactions(&second, &accounts, &mut None)
             .await
             .expect("merge");
         let linked: (i64, i64) =
@@ -377,6 +424,35 @@ mod tests {
             .fetch_one(store.pool())
             .await
             .expect("count");
+        // A batch written after another commits only once that one has, and
+        // stores nothing when that one failed.
+        let count = async || -> i64 {
+            sqlx::query_scalar("SELECT COUNT(*) FROM transactions")
+                .fetch_one(store.pool())
+                .await
+                .expect("count")
+        };
+        let (first_done, wait) = tokio::sync::oneshot::channel();
+        let waiting = {
+            let store = store.clone();
+            let accounts = accounts.clone();
+            tokio::spawn(async move {
+                store
+                    .insert_transactions_after(vec![row(20, "C1")], &accounts, Some(wait))
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let before = count().await;
+        first_done.send(()).expect("waiting");
+        let after_ok = waiting.await.expect("task").expect("stored").inserted;
+        let after = count().await;
+        let (first_failed, wait) = tokio::sync::oneshot::channel::<()>();
+        drop(first_failed);
+        let refused = store
+            .insert_transactions_after(vec![row(21, "C1")], &accounts, Some(wait))
+            .await;
+        let after_refused = count().await;
         store.pool().close().await;
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db}")))
             .execute(admin.pool())
@@ -396,5 +472,8 @@ mod tests {
             ]
         );
         assert_eq!(total, 10);
+        assert_eq!((before, after_ok, after), (10, 1, 11));
+        assert!(refused.is_err());
+        assert_eq!(after_refused, 11);
     }
 }
