@@ -263,6 +263,12 @@ macro_rules! impl_store {
             }
 
             async fn restore_transaction_index(&self) -> Result<(), $crate::StoreError> {
+                // Looked up first: on PostgreSQL, CREATE INDEX IF NOT EXISTS
+                // waits for the table's lock even when the index is there, and
+                // every store's open calls this.
+                if self.has_transaction_index().await? {
+                    return Ok(());
+                }
                 sqlx::query($crate::common::TRANSACTIONS_ACCOUNT_INDEX)
                     .execute(&self.pool)
                     .await?;

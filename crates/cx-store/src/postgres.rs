@@ -42,15 +42,8 @@ impl PgStore {
             pool,
             stored_keys_seen: Default::default(),
         };
-        // Checked first: CREATE INDEX IF NOT EXISTS would wait for the
-        // table's lock even when the index is there.
-        if !store.has_transaction_index().await.map_err(open_error)? {
-            // An import that dropped it stopped before building it again.
-            sqlx::query(crate::common::TRANSACTIONS_ACCOUNT_INDEX)
-                .execute(&store.pool)
-                .await
-                .map_err(open_error)?;
-        }
+        // An import that dropped it may have stopped before building it again.
+        crate::Store::restore_transaction_index(&store).await?;
         Ok(store)
     }
 

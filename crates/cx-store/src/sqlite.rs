@@ -61,13 +61,8 @@ impl SqliteStore {
             .map_err(open_error)?;
         run_migrations!(&pool, SQLITE).map_err(open_error)?;
         let store = SqliteStore { pool };
-        if !store.has_transaction_index().await.map_err(open_error)? {
-            // An import that dropped it stopped before building it again.
-            sqlx::query(crate::common::TRANSACTIONS_ACCOUNT_INDEX)
-                .execute(&store.pool)
-                .await
-                .map_err(open_error)?;
-        }
+        // An import that dropped it may have stopped before building it again.
+        crate::Store::restore_transaction_index(&store).await?;
         Ok(store)
     }
 
